@@ -1,0 +1,2 @@
+//! The `atsreuse` operator command (skeleton).
+fn main() {}
