@@ -12,6 +12,7 @@
 //! since the Unix epoch passed by the caller, randomness a `rand_core` RNG passed by the caller.
 #![no_std]
 #![forbid(unsafe_code)]
+#![warn(clippy::std_instead_of_core, clippy::alloc_instead_of_core)]
 
 #[cfg(test)]
 extern crate std;
