@@ -21,6 +21,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use atsreuse_core::keys::{KeyError, Psk};
 use zeroize::Zeroizing;
 
 use crate::node::LogLevel;
@@ -164,7 +165,7 @@ impl std::error::Error for ConfigError {}
 /// Shortest PSK, in bytes, that does not get a warning.
 pub const PSK_MIN_GOOD_LEN: usize = 16;
 /// Longest PSK accepted, in bytes (the old plugin's limit).
-pub const PSK_MAX_LEN: usize = 256;
+pub const PSK_MAX_LEN: usize = atsreuse_core::keys::PSK_MAX_LEN;
 /// Longest cluster name accepted, in bytes.
 pub const CLUSTER_NAME_MAX_LEN: usize = 128;
 /// Most Redis endpoints accepted.
@@ -655,7 +656,9 @@ pub fn parse_endpoint(text: &str) -> Result<Endpoint, String> {
     let port = match port {
         None => DEFAULT_PORT,
         Some(p) => match parse_number(p) {
-            Some(n @ 1..=65_535) => n as u16,
+            Some(n) if n > 0 => {
+                u16::try_from(n).map_err(|_| format!("bad port {p:?}: expected 1 to 65535"))?
+            }
             _ => return Err(format!("bad port {p:?}: expected 1 to 65535")),
         },
     };
@@ -677,7 +680,7 @@ fn psk_file(e: &Entries, notices: &mut Vec<Notice>) -> Result<PathBuf, ConfigErr
             "missing: the pre-shared key file is required",
         ));
     };
-    let line = Some(line);
+    let (line_no, line) = (line, Some(line));
     let bytes = fs::read(&path).map(Zeroizing::new).map_err(|err| {
         e.error(
             line,
@@ -685,25 +688,22 @@ fn psk_file(e: &Entries, notices: &mut Vec<Notice>) -> Result<PathBuf, ConfigErr
             format!("cannot read the PSK file {}: {err}", path.display()),
         )
     })?;
-    let mut len = bytes.len();
-    while len > 0 && (bytes[len - 1] == b'\n' || bytes[len - 1] == b'\r') {
-        len -= 1;
-    }
-    if len == 0 {
-        return Err(e.error(
-            line,
-            key,
-            format!("the PSK file {} is empty", path.display()),
-        ));
-    }
-    if len > PSK_MAX_LEN {
-        let msg = format!(
-            "the PSK file {} holds more than {PSK_MAX_LEN} bytes",
-            path.display()
-        );
-        return Err(e.error(line, key, msg));
-    }
-    let here = format!("{}:{}: {key}", e.file.display(), line.unwrap_or(0));
+    // The core reads the PSK the way the node will; only its length is kept here.
+    let len = match Psk::from_file_bytes(&bytes) {
+        Ok(psk) => psk.len(),
+        Err(KeyError::EmptyPsk) => {
+            let msg = format!("the PSK file {} is empty", path.display());
+            return Err(e.error(line, key, msg));
+        }
+        Err(_) => {
+            let msg = format!(
+                "the PSK file {} holds more than {PSK_MAX_LEN} bytes",
+                path.display()
+            );
+            return Err(e.error(line, key, msg));
+        }
+    };
+    let here = format!("{}:{line_no}: {key}", e.file.display());
     if let Ok(meta) = fs::metadata(&path) {
         if meta.permissions().mode() & 0o044 != 0 {
             notices.push(Notice {

@@ -1,1 +1,1087 @@
-//! The C API. CONTRACT (skeleton): see the issue; every export catches panics and checks nulls.
+//! The C API: every `atsreuse_*` function of `include/atsreuse.h`.
+//!
+//! Rules every function here follows:
+//! - it returns an [`AtsreuseStatus`] (except `atsreuse_node_stop`, `atsreuse_status_str` and
+//!   `atsreuse_version`);
+//! - every pointer argument is checked for NULL first (`ATSREUSE_STATUS_NULL_ARGUMENT`), also
+//!   when its length is 0; only the arguments documented as optional may be NULL;
+//! - the body runs inside `catch_unwind`: a panic becomes `ATSREUSE_STATUS_PANIC` (and a log
+//!   line when a node is at hand), never an unwind into C;
+//! - input buffers are only read during the call; output buffers are written only during the
+//!   call; nothing keeps a pointer the caller passed, except the callbacks' `userdata`.
+//! - a `*_len_out` argument receives the length written, or on `ATSREUSE_STATUS_BUFFER_TOO_SMALL`
+//!   the length needed.
+//!
+//! Status numbers are fixed forever; enum-typed inputs from C (`kind`, `layout`, a status to
+//! name) are taken as `uint32_t` and checked, so an unknown number is an error, not undefined
+//! behaviour.
+
+use std::ffi::{c_char, c_void, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use atsreuse_core::envelope::{self, Freshness, Header, Kind, OpenError, SealError, Sealer};
+use atsreuse_core::keys::{self, ClusterKeys, KeyError, NodeId, Psk, Purpose};
+use atsreuse_core::session::{
+    self, RecordError, SessionOpenError, SessionRecord, SessionSealError,
+};
+
+use crate::config::Config;
+use crate::node::{Host, LogLevel, Node, NodeError};
+use crate::stats::AtsreuseStats;
+
+/// The result of every call. The numbers are fixed and never reused; 0 is success,
+/// 1 a miss that is not an error, 7001 and up are errors.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AtsreuseStatus {
+    /// Success.
+    Ok = 0,
+    /// `atsreuse_node_lookup`: no such session (not an error).
+    NotFound = 1,
+    /// A required pointer argument is NULL.
+    NullArgument = 7001,
+    /// An argument is out of its bounds: a session id or DER length, a path that is not UTF-8,
+    /// an unknown kind or layout number.
+    InvalidArgument = 7002,
+    /// An output buffer is too small; the `*_len_out` argument holds the length needed.
+    BufferTooSmall = 7003,
+    /// The config file cannot be used; the reason (file, line, key) went to the log callback.
+    Config = 7004,
+    /// The PSK is unusable: empty or longer than 256 bytes, or its file cannot be read.
+    Psk = 7005,
+    /// The publish queue is full: the session was dropped (and counted).
+    QueueFull = 7006,
+    /// The node is stopping.
+    Stopped = 7007,
+    /// A sealed message did not open: authentication failed (tampered, another cluster, or
+    /// another PSK).
+    OpenFailed = 7008,
+    /// A sealed message is older than the freshness window allows.
+    Stale = 7009,
+    /// Bytes that do not have the shape of the format (too short, too long, trailing bytes).
+    Malformed = 7010,
+    /// A sealed message with an unknown version byte.
+    UnknownVersion = 7011,
+    /// A sealed message of another kind than the one expected, or of an unknown kind.
+    WrongKind = 7012,
+    /// A sealed message issued further in the future than the freshness window allows.
+    FromFuture = 7013,
+    /// The cluster name is empty or longer than 128 bytes.
+    BadClusterName = 7014,
+    /// A session id that is empty or longer than 32 bytes.
+    BadSessionId = 7015,
+    /// A session DER that is empty, too long, or whose length does not match.
+    BadDer = 7016,
+    /// A STEK with an all-zero part or equal HMAC and AES keys.
+    BadStek = 7017,
+    /// A keyring entry whose times are out of order.
+    KeyringBadTimes = 7018,
+    /// A keyring holds no more keys.
+    KeyringFull = 7019,
+    /// A keyring entry with the same epoch and name is already there.
+    KeyringDuplicate = 7020,
+    /// A sender's sequence numbers are exhausted.
+    SequenceExhausted = 7021,
+    /// Legacy codec: bad base64.
+    LegacyBase64 = 7030,
+    /// Legacy codec: CBC padding wrong (wrong PSK, or tampered).
+    LegacyBadPadding = 7031,
+    /// Legacy codec: a session frame version other than 2.
+    LegacyWrongVersion = 7032,
+    /// Legacy codec: a declared DER length that is not the rest of the frame.
+    LegacyLengthMismatch = 7033,
+    /// Legacy codec: a STEK message that does not hold 48 bytes.
+    LegacyBadStekLength = 7034,
+    /// A panic inside libatsreuse was caught at the boundary; the call did nothing useful.
+    Panic = 7099,
+    /// An unexpected internal failure (a thread could not be started, ...); logged.
+    Internal = 7100,
+}
+
+use AtsreuseStatus as S;
+
+/// What a sealed envelope carries (`kind` arguments take these numbers).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AtsreuseKind {
+    /// A session record.
+    Session = 1,
+    /// A keyring.
+    Keyring = 2,
+}
+
+/// The header of an opened envelope.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AtsreuseHeader {
+    /// The sender's node id.
+    pub sender: [u8; 16],
+    /// The sender's message counter (also the GCM nonce).
+    pub sequence: u64,
+    /// When it was sealed, seconds since the Unix epoch.
+    pub issued_at: u64,
+    /// What it carries (an [`AtsreuseKind`] number).
+    pub kind: u32,
+}
+
+/// A freshness window for opening: messages issued before `now - max_age_secs` or after
+/// `now + max_future_secs` are refused. Times are seconds since the Unix epoch.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct AtsreuseFreshness {
+    /// The receiver's time.
+    pub now: u64,
+    /// Oldest accepted age, in seconds.
+    pub max_age_secs: u64,
+    /// Furthest accepted distance into the future, in seconds.
+    pub max_future_secs: u64,
+}
+
+/// The fields of a decoded or opened session record other than the DER.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AtsreuseSessionInfo {
+    /// The session id; `id_len` bytes of it are used.
+    pub id: [u8; 32],
+    /// Length of the session id, 1 to 32.
+    pub id_len: usize,
+    /// When the sender stops honouring the session, seconds since the Unix epoch.
+    pub expires_at: u64,
+    /// Length of the DER written to the caller's buffer.
+    pub der_len: usize,
+}
+
+/// The key schedule of a PSK, a cluster and a node id. These are secrets: only vector runners
+/// and tests need them. Erase the struct after use.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct AtsreuseKeySchedule {
+    /// Length of the PSK after its trailing newlines are removed.
+    pub psk_len: usize,
+    /// The purpose key for session records.
+    pub sessions_key: [u8; 32],
+    /// The purpose key for keyrings.
+    pub keyrings_key: [u8; 32],
+    /// The node's sender key for session records.
+    pub sender_sessions_key: [u8; 32],
+    /// The node's sender key for keyrings.
+    pub sender_keyrings_key: [u8; 32],
+    /// The derived Redis password: 64 lowercase hex characters and a NUL.
+    pub redis_password: [c_char; 65],
+}
+
+/// A running node (opaque). Made by `atsreuse_node_start`, freed by `atsreuse_node_stop`.
+pub struct AtsreuseNode {
+    node: Node,
+    host: Arc<CHost>,
+}
+
+/// Receives a new ATS key block: `len` is a multiple of 48 (name 16 ‖ HMAC secret 16 ‖ AES key
+/// 16 per key), the encrypting key first; this is what `TSSslTicketKeyUpdate` takes. `block` is
+/// valid only during the call: copy it. Called from libatsreuse's own threads, and once from
+/// inside `atsreuse_node_start` (with the node's local key); never twice at the same time.
+pub type AtsreuseInstallKeysCb =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, block: *const u8, len: usize)>;
+
+/// Receives one log line: `line` is NUL-terminated UTF-8 without a newline, valid only during
+/// the call. It never holds a key, a PSK or a session's bytes. Called from any thread,
+/// possibly from several at once.
+pub type AtsreuseLogCb =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, level: LogLevel, line: *const c_char)>;
+
+/// What the host gives a node. Copied by `atsreuse_node_start`; the struct itself need not
+/// outlive the call, but `userdata` and the functions must stay valid until
+/// `atsreuse_node_stop` returns.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct AtsreuseCallbacks {
+    /// Passed back to every callback, untouched. libatsreuse calls the callbacks from its own
+    /// threads: whatever `userdata` points to must be safe to use from any thread (the C side
+    /// guarantees that).
+    pub userdata: *mut c_void,
+    /// May be NULL: no keys are handed out.
+    pub install_keys: AtsreuseInstallKeysCb,
+    /// May be NULL: nothing is logged.
+    pub log: AtsreuseLogCb,
+}
+
+/// The C callbacks as a [`Host`].
+struct CHost {
+    userdata: *mut c_void,
+    install_keys: AtsreuseInstallKeysCb,
+    log: AtsreuseLogCb,
+}
+
+// SAFETY: the pointer is only passed back to the C callbacks, never dereferenced here; the
+// header's contract makes the C side responsible for the thread safety of what it points to.
+unsafe impl Send for CHost {}
+// SAFETY: as for Send: CHost has no interior state of its own.
+unsafe impl Sync for CHost {}
+
+impl Host for CHost {
+    fn install_keys(&self, block: &[u8]) {
+        if let Some(f) = self.install_keys {
+            // SAFETY: the C side promised a valid function; the block outlives the call.
+            unsafe { f(self.userdata, block.as_ptr(), block.len()) }
+        }
+    }
+
+    fn log(&self, level: LogLevel, line: &str) {
+        let Some(f) = self.log else { return };
+        // An interior NUL would cut the line short in C: replace it.
+        let text = CString::new(line.replace('\0', " ")).unwrap_or_default();
+        // SAFETY: the C side promised a valid function; the string outlives the call.
+        unsafe { f(self.userdata, level, text.as_ptr()) }
+    }
+}
+
+/// Runs `body` inside the panic boundary; a panic is logged on `host` when there is one.
+fn boundary(name: &str, host: Option<&dyn Host>, body: impl FnOnce() -> Result<S, S>) -> S {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(status)) | Ok(Err(status)) => status,
+        Err(payload) => {
+            if let Some(host) = host {
+                let why = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown".to_owned());
+                // A panicking log callback would be C unwinding, which cannot happen; this
+                // call is outside any other catch, so keep it simple.
+                host.log(
+                    LogLevel::Error,
+                    &format!("{name}: internal panic caught: {why}"),
+                );
+            }
+            S::Panic
+        }
+    }
+}
+
+/// A byte slice from C. NULL is refused whatever the length.
+///
+/// # Safety
+/// `ptr` must point to `len` readable bytes that stay unchanged during the call.
+unsafe fn input<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8], S> {
+    if ptr.is_null() {
+        return Err(S::NullArgument);
+    }
+    if len > isize::MAX as usize {
+        return Err(S::InvalidArgument);
+    }
+    // SAFETY: non-NULL and the caller promised `len` readable bytes.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// A writable byte buffer from C. NULL is refused whatever the capacity.
+///
+/// # Safety
+/// `ptr` must point to `cap` writable bytes that nothing else uses during the call.
+unsafe fn output<'a>(ptr: *mut u8, cap: usize) -> Result<&'a mut [u8], S> {
+    if ptr.is_null() {
+        return Err(S::NullArgument);
+    }
+    if cap > isize::MAX as usize {
+        return Err(S::InvalidArgument);
+    }
+    // SAFETY: non-NULL and the caller promised `cap` writable bytes.
+    Ok(unsafe { std::slice::from_raw_parts_mut(ptr, cap) })
+}
+
+/// A writable struct from C.
+///
+/// # Safety
+/// `ptr` must be NULL or point to a writable, aligned `T`.
+unsafe fn out_ref<'a, T>(ptr: *mut T) -> Result<&'a mut T, S> {
+    // SAFETY: the caller promised an aligned writable T when non-NULL.
+    unsafe { ptr.as_mut() }.ok_or(S::NullArgument)
+}
+
+/// A NUL-terminated UTF-8 string from C.
+///
+/// # Safety
+/// `ptr` must be NULL or point to a NUL-terminated string that stays unchanged during the call.
+unsafe fn text<'a>(ptr: *const c_char) -> Result<&'a str, S> {
+    if ptr.is_null() {
+        return Err(S::NullArgument);
+    }
+    // SAFETY: non-NULL and the caller promised a NUL-terminated string.
+    unsafe { CStr::from_ptr(ptr) }
+        .to_str()
+        .map_err(|_| S::InvalidArgument)
+}
+
+/// Sixteen bytes from C.
+///
+/// # Safety
+/// As [`input`] with a length of 16.
+unsafe fn node_id(ptr: *const u8) -> Result<NodeId, S> {
+    // SAFETY: forwarded contract.
+    let bytes = unsafe { input(ptr, 16) }?;
+    let mut id = [0u8; 16];
+    id.copy_from_slice(bytes);
+    Ok(NodeId(id))
+}
+
+/// Writes `len` to `len_out` and returns `status`.
+fn with_len(len_out: &mut usize, len: usize, status: S) -> Result<S, S> {
+    *len_out = len;
+    Ok(status)
+}
+
+fn kind_from(kind: u32) -> Result<Kind, S> {
+    match kind {
+        1 => Ok(Kind::Session),
+        2 => Ok(Kind::Keyring),
+        _ => Err(S::InvalidArgument),
+    }
+}
+
+/// The cluster keys from PSK file bytes and a cluster name.
+///
+/// # Safety
+/// As [`input`] and [`text`].
+unsafe fn cluster_keys(
+    psk: *const u8,
+    psk_len: usize,
+    cluster: *const c_char,
+) -> Result<ClusterKeys, S> {
+    // SAFETY: forwarded contract.
+    let (psk, cluster) = unsafe { (input(psk, psk_len)?, text(cluster)?) };
+    let psk = Psk::from_file_bytes(psk).map_err(S::from)?;
+    ClusterKeys::derive(&psk, cluster).map_err(S::from)
+}
+
+impl From<KeyError> for AtsreuseStatus {
+    fn from(e: KeyError) -> S {
+        match e {
+            KeyError::EmptyPsk | KeyError::PskTooLong => S::Psk,
+            KeyError::BadClusterName => S::BadClusterName,
+            _ => S::Internal,
+        }
+    }
+}
+
+impl From<OpenError> for AtsreuseStatus {
+    fn from(e: OpenError) -> S {
+        match e {
+            OpenError::Malformed => S::Malformed,
+            OpenError::UnknownVersion => S::UnknownVersion,
+            OpenError::WrongKind => S::WrongKind,
+            OpenError::BadTag => S::OpenFailed,
+            OpenError::TooOld => S::Stale,
+            OpenError::FromFuture => S::FromFuture,
+            OpenError::BufferTooSmall => S::BufferTooSmall,
+            _ => S::Internal,
+        }
+    }
+}
+
+impl From<SealError> for AtsreuseStatus {
+    fn from(e: SealError) -> S {
+        match e {
+            SealError::TooLong => S::InvalidArgument,
+            SealError::BufferTooSmall => S::BufferTooSmall,
+            SealError::SequenceExhausted => S::SequenceExhausted,
+            _ => S::Internal,
+        }
+    }
+}
+
+impl From<RecordError> for AtsreuseStatus {
+    fn from(e: RecordError) -> S {
+        match e {
+            RecordError::BadId => S::BadSessionId,
+            RecordError::BadDer => S::BadDer,
+            RecordError::Malformed => S::Malformed,
+            RecordError::BufferTooSmall => S::BufferTooSmall,
+            _ => S::Internal,
+        }
+    }
+}
+
+impl From<NodeError> for AtsreuseStatus {
+    fn from(e: NodeError) -> S {
+        match e {
+            NodeError::Config(_) => S::Config,
+            NodeError::Psk(_) => S::Psk,
+            NodeError::BadArgument(_) => S::InvalidArgument,
+            NodeError::QueueFull => S::QueueFull,
+            NodeError::BufferTooSmall(_) => S::BufferTooSmall,
+            NodeError::Stopped => S::Stopped,
+            NodeError::Spawn(_) => S::Internal,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The node
+// ---------------------------------------------------------------------------------------------
+
+/// Loads the config file at `config_path` and starts a node: its threads connect to Redis in
+/// the background; this call does not wait for any Redis endpoint. Before it returns,
+/// `install_keys` has been called once with a local key, so the host can issue tickets at once.
+///
+/// On success `*node_out` receives the node, to be freed with `atsreuse_node_stop`. On failure
+/// `*node_out` is set to NULL and the reason went to the log callback: a config error names the
+/// file, the line and the key (`ATSREUSE_STATUS_CONFIG`); `ATSREUSE_STATUS_PSK` when the PSK file
+/// is unusable. Notices about the config (ignored old keys, a PSK file others can read) are
+/// logged once here.
+///
+/// `callbacks` may be NULL (no keys handed out, nothing logged); it is copied.
+/// Thread rules: start and stop a node from any one thread, never concurrently with each other.
+///
+/// # Safety
+/// `config_path` is a NUL-terminated path; `callbacks`, when not NULL, points to a valid
+/// struct whose functions and `userdata` stay valid until `atsreuse_node_stop` returns;
+/// `node_out` points to writable storage for a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn atsreuse_node_start(
+    config_path: *const c_char,
+    callbacks: *const AtsreuseCallbacks,
+    node_out: *mut *mut AtsreuseNode,
+) -> AtsreuseStatus {
+    // SAFETY: the caller promised a readable struct when non-NULL.
+    let host = Arc::new(match unsafe { callbacks.as_ref() } {
+        Some(c) => CHost {
+            userdata: c.userdata,
+            install_keys: c.install_keys,
+            log: c.log,
+        },
+        None => CHost {
+            userdata: std::ptr::null_mut(),
+            install_keys: None,
+            log: None,
+        },
+    });
+    let log_host = host.clone();
+    boundary("atsreuse_node_start", Some(log_host.as_ref()), move || {
+        // SAFETY: the caller's contract for node_out.
+        let node_out = unsafe { out_ref(node_out) }?;
+        *node_out = std::ptr::null_mut();
+        // SAFETY: the caller's contract for config_path.
+        let path = unsafe { text(config_path) }?;
+        let config = match Config::load(path) {
+            Ok(config) => config,
+            Err(e) => {
+                host.log(LogLevel::Error, &format!("config not loaded: {e}"));
+                return Err(S::Config);
+            }
+        };
+        for notice in &config.notices {
+            host.log(notice.level, &notice.text);
+        }
+        let node = match Node::start(config, host.clone()) {
+            Ok(node) => node,
+            Err(e) => {
+                host.log(
+                    LogLevel::Error,
+                    &format!("node not started: {}", describe(&e)),
+                );
+                return Err(S::from(e));
+            }
+        };
+        *node_out = Box::into_raw(Box::new(AtsreuseNode { node, host }));
+        Ok(S::Ok)
+    })
+}
+
+/// A node error in words, for the log.
+fn describe(e: &NodeError) -> String {
+    match e {
+        NodeError::Config(s) => format!("config: {s}"),
+        NodeError::Psk(s) => format!("PSK: {s}"),
+        NodeError::BadArgument(s) => format!("bad argument: {s}"),
+        NodeError::QueueFull => "publish queue full".to_owned(),
+        NodeError::BufferTooSmall(n) => format!("buffer too small, {n} bytes needed"),
+        NodeError::Stopped => "stopped".to_owned(),
+        NodeError::Spawn(e) => format!("cannot start a thread: {e}"),
+    }
+}
+
+/// The node behind a handle.
+///
+/// # Safety
+/// `node` is NULL or a handle from `atsreuse_node_start` not yet stopped.
+unsafe fn node_ref<'a>(node: *const AtsreuseNode) -> Result<&'a AtsreuseNode, S> {
+    // SAFETY: the caller's contract.
+    unsafe { node.as_ref() }.ok_or(S::NullArgument)
+}
+
+/// Hands a new TLS session to the pod: copies `id` (1 to 32 bytes) and `der` (the DER of the
+/// `SSL_SESSION`, 1 to 10240 bytes) into the node's bounded queue and returns; it never waits
+/// for Redis. `ATSREUSE_STATUS_QUEUE_FULL`: the queue is full, the session was dropped and
+/// counted. The buffers are only read during the call.
+///
+/// Thread rules: any thread, concurrently with lookup, stats and rotate_now.
+///
+/// # Safety
+/// `node` is a live handle; `id` and `der` point to `id_len` and `der_len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn atsreuse_node_publish(
+    node: *mut AtsreuseNode,
+    id: *const u8,
+    id_len: usize,
+    der: *const u8,
+    der_len: usize,
+) -> AtsreuseStatus {
+    // SAFETY: the caller's contract.
+    let Ok(handle) = (unsafe { node_ref(node) }) else {
+        return S::NullArgument;
+    };
+    boundary("atsreuse_node_publish", Some(handle.host.as_ref()), || {
+        // SAFETY: the caller's contract.
+        let (id, der) = unsafe { (input(id, id_len)?, input(der, der_len)?) };
+        handle.node.publish(id, der).map_err(S::from)?;
+        Ok(S::Ok)
+    })
+}
+
+/// Looks a session id up in the node's session map (filled from the pod). On a hit the DER is
+/// copied to `der_out` and its length to `*der_len_out`; on a miss `ATSREUSE_STATUS_NOT_FOUND`
+/// and `*der_len_out` = 0; when `der_cap` is too small, `ATSREUSE_STATUS_BUFFER_TOO_SMALL` and
+/// `*der_len_out` holds the length needed. A map read: it never waits for Redis.
+///
+/// Thread rules: any thread, concurrently with publish, stats and rotate_now.
+///
+/// # Safety
+/// `node` is a live handle; `id` points to `id_len` readable bytes; `der_out` to `der_cap`
+/// writable bytes; `der_len_out` to a writable `size_t`.
+#[no_mangle]
+pub unsafe extern "C" fn atsreuse_node_lookup(
+    node: *mut AtsreuseNode,
+    id: *const u8,
+    id_len: usize,
+    der_out: *mut u8,
+    der_cap: usize,
+    der_len_out: *mut usize,
+) -> AtsreuseStatus {
+    // SAFETY: the caller's contract.
+    let Ok(handle) = (unsafe { node_ref(node) }) else {
+        return S::NullArgument;
+    };
+    boundary("atsreuse_node_lookup", Some(handle.host.as_ref()), || {
+        // SAFETY: the caller's contract.
+        let (id, out, len_out) = unsafe {
+            (
+                input(id, id_len)?,
+                output(der_out, der_cap)?,
+                out_ref(der_len_out)?,
+            )
+        };
+        match handle.node.lookup(id, out) {
+            Ok(Some(n)) => with_len(len_out, n, S::Ok),
+            Ok(None) => with_len(len_out, 0, S::NotFound),
+            Err(NodeError::BufferTooSmall(n)) => with_len(len_out, n, S::BufferTooSmall),
+            Err(e) => Err(S::from(e)),
+        }
+    })
+}
+
+/// Copies a snapshot of the node's counters and gauges to `*stats_out`. Atomic loads only.
+///
+/// Thread rules: any thread, concurrently with publish, lookup and rotate_now.
+///
+/// # Safety
+/// `node` is a live handle; `stats_out` points to a writable `atsreuse_stats`.
+#[no_mangle]
+pub unsafe extern "C" fn atsreuse_node_stats(
+    node: *mut AtsreuseNode,
+    stats_out: *mut AtsreuseStats,
+) -> AtsreuseStatus {
+    // SAFETY: the caller's contract.
+    let Ok(handle) = (unsafe { node_ref(node) }) else {
+        return S::NullArgument;
+    };
+    boundary("atsreuse_node_stats", Some(handle.host.as_ref()), || {
+        // SAFETY: the caller's contract.
+        let out = unsafe { out_ref(stats_out) }?;
+        *out = handle.node.stats();
+        Ok(S::Ok)
+    })
+}
+
+/// Asks the pod to rotate now: the node holding the rotation lease (this one or another)
+/// introduces a new key at once. Returns after setting a flag; the rotation happens on the
+/// node's threads.
+///
+/// Thread rules: any thread, concurrently with publish, lookup and stats.
+///
+/// # Safety
+/// `node` is a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn atsreuse_node_rotate_now(node: *mut AtsreuseNode) -> AtsreuseStatus {
+    // SAFETY: the caller's contract.
+    let Ok(handle) = (unsafe { node_ref(node) }) else {
+        return S::NullArgument;
+    };
+    boundary(
+        "atsreuse_node_rotate_now",
+        Some(handle.host.as_ref()),
+        || {
+            handle.node.rotate_now().map_err(S::from)?;
+            Ok(S::Ok)
+        },
+    )
+}
+
+/// Stops the node's threads, waits for them, and frees the node. NULL is a no-op. After it
+/// returns no callback is called any more and the handle is invalid.
+///
+/// Thread rules: call it once, from any thread, when no other call on the same handle is
+/// running or can start.
+///
+/// # Safety
+/// `node` is NULL or a live handle, not used again afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn atsreuse_node_stop(node: *mut AtsreuseNode) {
+    if node.is_null() {
+        return;
+    }
+    // SAFETY: the caller hands back a pointer made by Box::into_raw in atsreuse_node_start.
+    let handle = unsafe { Box::from_raw(node) };
+    let host = handle.host.clone();
+    boundary("atsreuse_node_stop", Some(host.as_ref()), move || {
+        handle.node.stop();
+        Ok(S::Ok)
+    });
+}
+
+/// The name of a status, as a static NUL-terminated English string; never NULL. An unknown
+/// number gives "unknown status". Any thread.
+#[no_mangle]
+pub extern "C" fn atsreuse_status_str(status: u32) -> *const c_char {
+    status_str(status).as_ptr()
+}
+
+fn status_str(status: u32) -> &'static CStr {
+    match status {
+        0 => c"ok",
+        1 => c"not found",
+        7001 => c"null argument",
+        7002 => c"invalid argument",
+        7003 => c"buffer too small",
+        7004 => c"config file unusable (see the log)",
+        7005 => c"PSK unusable",
+        7006 => c"publish queue full: session dropped",
+        7007 => c"node stopped",
+        7008 => c"did not open: authentication failed (tampered, other cluster or other PSK)",
+        7009 => c"stale: older than the freshness window",
+        7010 => c"malformed",
+        7011 => c"unknown format version",
+        7012 => c"wrong or unknown message kind",
+        7013 => c"from the future: beyond the freshness window",
+        7014 => c"bad cluster name",
+        7015 => c"bad session id length",
+        7016 => c"bad session DER",
+        7017 => c"bad STEK (all-zero part or equal secrets)",
+        7018 => c"keyring entry times out of order",
+        7019 => c"keyring full",
+        7020 => c"keyring entry already present",
+        7021 => c"sender sequence exhausted",
+        7030 => c"legacy: bad base64",
+        7031 => c"legacy: bad CBC padding (wrong PSK or tampered)",
+        7032 => c"legacy: wrong session frame version",
+        7033 => c"legacy: DER length mismatch",
+        7034 => c"legacy: STEK message is not 48 bytes",
+        7099 => c"internal panic caught",
+        7100 => c"internal error",
+        _ => c"unknown status",
+    }
+}
+
+/// The library version, a static NUL-terminated string such as "0.1.0". Any thread.
+#[no_mangle]
+pub extern "C" fn atsreuse_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pure functions: no node, no threads, no clock. Any thread, concurrently. `psk` is always the
+// bytes of the PSK file (trailing newlines are removed here); `cluster` the cluster name.
+// ---------------------------------------------------------------------------------------------
+
+/// Writes the Redis password derived from the PSK (64 lowercase hex characters and a NUL) to
+/// `out`, which needs 65 bytes. This is what the node sends to Redis AUTH by default.
+///
+/// # Safety
+/// `psk` points to `psk_len` readable bytes; `cluster` is NUL-terminated; `out` points to
+/// `out_cap` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn atsreuse_redis_password(
+    psk: *const u8,
+    psk_len: usize,
+    cluster: *const c_char,
+    out: *mut c_char,
+    out_cap: usize,
+) -> AtsreuseStatus {
+    boundary("atsreuse_redis_password", None, || {
+        // SAFETY: the caller's contract.
+        let (psk, cluster, out) = unsafe {
+            (
+                input(psk, psk_len)?,
+                text(cluster)?,
+                output(out.cast(), out_cap)?,
+            )
+        };
+        if out.len() < keys::REDIS_PASSWORD_LEN + 1 {
+            return Err(S::BufferTooSmall);
+        }
+        let psk = Psk::from_file_bytes(psk).map_err(S::from)?;
+        let password =
+            zeroize::Zeroizing::new(keys::redis_password(&psk, cluster).map_err(S::from)?);
+        out[..keys::REDIS_PASSWORD_LEN].copy_from_slice(&password[..]);
+        out[keys::REDIS_PASSWORD_LEN] = 0;
+        Ok(S::Ok)
+    })
+}
+
+/// Fills `*out` with the key schedule of `psk`, `cluster` and the 16-byte `node_id`. For vector
+/// runners and tests: the output holds secrets.
+///
+/// # Safety
+/// `psk` points to `psk_len` readable bytes; `cluster` is NUL-terminated; `node_id` points to
+/// 16 readable bytes; `out` to a writable `atsreuse_key_schedule`.
+#[no_mangle]
+pub unsafe extern "C" fn atsreuse_key_schedule(
+    psk: *const u8,
+    psk_len: usize,
+    cluster: *const c_char,
+    node_id: *const u8,
+    out: *mut AtsreuseKeySchedule,
+) -> AtsreuseStatus {
+    boundary("atsreuse_key_schedule", None, || {
+        // SAFETY: the caller's contract.
+        let (psk_bytes, cluster, node, out) = unsafe {
+            (
+                input(psk, psk_len)?,
+                text(cluster)?,
+                self::node_id(node_id)?,
+                out_ref(out)?,
+            )
+        };
+        let psk = Psk::from_file_bytes(psk_bytes).map_err(S::from)?;
+        let keys = ClusterKeys::derive(&psk, cluster).map_err(S::from)?;
+        let password =
+            zeroize::Zeroizing::new(keys::redis_password(&psk, cluster).map_err(S::from)?);
+        out.psk_len = psk.len();
+        out.sessions_key = *keys.expose_purpose_key(Purpose::Sessions);
+        out.keyrings_key = *keys.expose_purpose_key(Purpose::Keyrings);
+        out.sender_sessions_key = *keys.sender_key(Purpose::Sessions, &node).expose_bytes();
+        out.sender_keyrings_key = *keys.sender_key(Purpose::Keyrings, &node).expose_bytes();
+        for (dst, src) in out.redis_password.iter_mut().zip(password.iter()) {
+            *dst = *src as c_char;
+        }
+        out.redis_password[keys::REDIS_PASSWORD_LEN] = 0;
+        Ok(S::Ok)
+    })
+}
+
+/// Seals `plaintext` into an envelope of `kind` (an `atsreuse_kind` number) as the sender
+/// `node_id` (16 bytes) with message number `sequence`, issued at `issued_at`. `out` needs
+/// `plaintext_len + 50` bytes; `*out_len` receives the envelope length.
+///
+/// # Safety
+/// `psk`/`psk_len`, `plaintext`/`plaintext_len` readable; `cluster` NUL-terminated; `node_id`
+/// 16 readable bytes; `out` `out_cap` writable bytes; `out_len` a writable `size_t`.
+#[no_mangle]
+pub unsafe extern "C" fn atsreuse_envelope_seal(
+    psk: *const u8,
+    psk_len: usize,
+    cluster: *const c_char,
+    kind: u32,
+    node_id: *const u8,
+    sequence: u64,
+    issued_at: u64,
+    plaintext: *const u8,
+    plaintext_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+) -> AtsreuseStatus {
+    boundary("atsreuse_envelope_seal", None, || {
+        // SAFETY: the caller's contract.
+        let (node, plain, buf, len_out) = unsafe {
+            (
+                self::node_id(node_id)?,
+                input(plaintext, plaintext_len)?,
+                output(out, out_cap)?,
+                out_ref(out_len)?,
+            )
+        };
+        // SAFETY: the caller's contract.
+        let keys = unsafe { cluster_keys(psk, psk_len, cluster) }?;
+        let kind = kind_from(kind)?;
+        let needed = plain.len().saturating_add(envelope::OVERHEAD);
+        if buf.len() < needed && plain.len() <= envelope::MAX_PLAINTEXT_LEN {
+            return with_len(len_out, needed, S::BufferTooSmall);
+        }
+        let mut sealer = Sealer {
+            node,
+            next_sequence: sequence,
+        };
+        let n = sealer
+            .seal(&keys, kind, issued_at, plain, buf)
+            .map_err(S::from)?;
+        with_len(len_out, n, S::Ok)
+    })
+}
+
+/// Opens an envelope of `kind`: checks length, version, kind, tag, then the freshness window
+/// when `freshness` is not NULL. The plaintext goes to `out` (needs `envelope_len - 50` bytes),
+/// its length to `*out_len`, the header to `*header_out`. On failure nothing of the plaintext
+/// is left in `out`.
+///
+/// # Safety
+/// As `atsreuse_envelope_seal`; `freshness` is NULL or readable; `header_out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn atsreuse_envelope_open(
+    psk: *const u8,
+    psk_len: usize,
+    cluster: *const c_char,
+    kind: u32,
+    envelope: *const u8,
+    envelope_len: usize,
+    freshness: *const AtsreuseFreshness,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+    header_out: *mut AtsreuseHeader,
+) -> AtsreuseStatus {
+    boundary("atsreuse_envelope_open", None, || {
+        // SAFETY: the caller's contract.
+        let (sealed, buf, len_out, header_out) = unsafe {
+            (
+                input(envelope, envelope_len)?,
+                output(out, out_cap)?,
+                out_ref(out_len)?,
+                out_ref(header_out)?,
+            )
+        };
+        // SAFETY: the caller's contract.
+        let keys = unsafe { cluster_keys(psk, psk_len, cluster) }?;
+        let kind = kind_from(kind)?;
+        // SAFETY: the caller's contract.
+        let window = unsafe { freshness_from(freshness) };
+        let needed = sealed.len().saturating_sub(envelope::OVERHEAD);
+        if buf.len() < needed && sealed.len() <= envelope::MAX_ENVELOPE_LEN {
+            return with_len(len_out, needed, S::BufferTooSmall);
+        }
+        let (header, plain) = envelope::open(&keys, kind, sealed, window, buf).map_err(S::from)?;
+        *header_out = header_to_c(&header);
+        with_len(len_out, plain.len(), S::Ok)
+    })
+}
+
+/// # Safety
+/// `ptr` is NULL or points to a readable struct.
+unsafe fn freshness_from(ptr: *const AtsreuseFreshness) -> Option<Freshness> {
+    // SAFETY: the caller's contract.
+    unsafe { ptr.as_ref() }.map(|f| Freshness {
+        now: f.now,
+        max_age_secs: f.max_age_secs,
+        max_future_secs: f.max_future_secs,
+    })
+}
+
+fn header_to_c(h: &Header) -> AtsreuseHeader {
+    AtsreuseHeader {
+        sender: h.sender.0,
+        sequence: h.sequence,
+        issued_at: h.issued_at,
+        kind: h.kind as u32,
+    }
+}
+
+/// Encodes a session record (`id` 1 to 32 bytes, `der` 1 to 10240 bytes, `expires_at`) into
+/// `out`; `*out_len` receives its length (at most 10283).
+///
+/// # Safety
+/// `id`, `der` readable for their lengths; `out` `out_cap` writable bytes; `out_len` writable.
+#[no_mangle]
+pub unsafe extern "C" fn atsreuse_session_record_encode(
+    id: *const u8,
+    id_len: usize,
+    der: *const u8,
+    der_len: usize,
+    expires_at: u64,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+) -> AtsreuseStatus {
+    boundary("atsreuse_session_record_encode", None, || {
+        // SAFETY: the caller's contract.
+        let (id, der, buf, len_out) = unsafe {
+            (
+                input(id, id_len)?,
+                input(der, der_len)?,
+                output(out, out_cap)?,
+                out_ref(out_len)?,
+            )
+        };
+        let record = SessionRecord {
+            id,
+            der,
+            expires_at,
+        };
+        record.validate().map_err(S::from)?;
+        if buf.len() < record.encoded_len() {
+            return with_len(len_out, record.encoded_len(), S::BufferTooSmall);
+        }
+        let n = record.encode(buf).map_err(S::from)?;
+        with_len(len_out, n, S::Ok)
+    })
+}
+
+/// Decodes a session record: the DER goes to `der_out`, the rest to `*info_out`
+/// (`info_out->der_len` is the DER length; on `ATSREUSE_STATUS_BUFFER_TOO_SMALL` the length needed).
+///
+/// # Safety
+/// `record` readable for `record_len`; `der_out` `der_cap` writable bytes; `info_out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn atsreuse_session_record_decode(
+    record: *const u8,
+    record_len: usize,
+    der_out: *mut u8,
+    der_cap: usize,
+    info_out: *mut AtsreuseSessionInfo,
+) -> AtsreuseStatus {
+    boundary("atsreuse_session_record_decode", None, || {
+        // SAFETY: the caller's contract.
+        let (bytes, buf, info) = unsafe {
+            (
+                input(record, record_len)?,
+                output(der_out, der_cap)?,
+                out_ref(info_out)?,
+            )
+        };
+        let record = SessionRecord::decode(bytes).map_err(S::from)?;
+        copy_record(&record, buf, info)
+    })
+}
+
+/// Copies a decoded record to the caller's buffers.
+fn copy_record(
+    record: &SessionRecord<'_>,
+    der_out: &mut [u8],
+    info: &mut AtsreuseSessionInfo,
+) -> Result<S, S> {
+    *info = AtsreuseSessionInfo::default();
+    info.der_len = record.der.len();
+    let dst = der_out
+        .get_mut(..record.der.len())
+        .ok_or(S::BufferTooSmall)?;
+    dst.copy_from_slice(record.der);
+    info.id[..record.id.len()].copy_from_slice(record.id);
+    info.id_len = record.id.len();
+    info.expires_at = record.expires_at;
+    Ok(S::Ok)
+}
+
+/// Seals a session record as the sender `node_id` (16 bytes) with message number `sequence`,
+/// issued at `issued_at`: exactly what a node publishes. `out` needs
+/// `1 + id_len + 8 + 2 + der_len + 50` bytes; `*out_len` receives the envelope length.
+///
+/// # Safety
+/// As `atsreuse_envelope_seal`, with `id` and `der` readable for their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn atsreuse_session_seal(
+    psk: *const u8,
+    psk_len: usize,
+    cluster: *const c_char,
+    node_id: *const u8,
+    sequence: u64,
+    issued_at: u64,
+    id: *const u8,
+    id_len: usize,
+    der: *const u8,
+    der_len: usize,
+    expires_at: u64,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+) -> AtsreuseStatus {
+    boundary("atsreuse_session_seal", None, || {
+        // SAFETY: the caller's contract.
+        let (node, id, der, buf, len_out) = unsafe {
+            (
+                self::node_id(node_id)?,
+                input(id, id_len)?,
+                input(der, der_len)?,
+                output(out, out_cap)?,
+                out_ref(out_len)?,
+            )
+        };
+        // SAFETY: the caller's contract.
+        let keys = unsafe { cluster_keys(psk, psk_len, cluster) }?;
+        let record = SessionRecord {
+            id,
+            der,
+            expires_at,
+        };
+        record.validate().map_err(S::from)?;
+        let needed = record.encoded_len() + envelope::OVERHEAD;
+        if buf.len() < needed {
+            return with_len(len_out, needed, S::BufferTooSmall);
+        }
+        let mut sealer = Sealer {
+            node,
+            next_sequence: sequence,
+        };
+        let n = record
+            .seal(&mut sealer, &keys, issued_at, buf)
+            .map_err(|e| match e {
+                SessionSealError::Record(r) => S::from(r),
+                SessionSealError::Envelope(s) => S::from(s),
+                _ => S::Internal,
+            })?;
+        with_len(len_out, n, S::Ok)
+    })
+}
+
+/// Opens a sealed session record: the envelope checks (freshness when `freshness` is not NULL),
+/// then the record. The DER goes to `der_out`, the other fields to `*info_out`, the envelope
+/// header to `*header_out`.
+///
+/// # Safety
+/// As `atsreuse_envelope_open`; `info_out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn atsreuse_session_open(
+    psk: *const u8,
+    psk_len: usize,
+    cluster: *const c_char,
+    envelope: *const u8,
+    envelope_len: usize,
+    freshness: *const AtsreuseFreshness,
+    der_out: *mut u8,
+    der_cap: usize,
+    info_out: *mut AtsreuseSessionInfo,
+    header_out: *mut AtsreuseHeader,
+) -> AtsreuseStatus {
+    boundary("atsreuse_session_open", None, || {
+        // SAFETY: the caller's contract.
+        let (sealed, buf, info, header_out) = unsafe {
+            (
+                input(envelope, envelope_len)?,
+                output(der_out, der_cap)?,
+                out_ref(info_out)?,
+                out_ref(header_out)?,
+            )
+        };
+        // SAFETY: the caller's contract.
+        let keys = unsafe { cluster_keys(psk, psk_len, cluster) }?;
+        // SAFETY: the caller's contract.
+        let window = unsafe { freshness_from(freshness) };
+        let mut scratch =
+            zeroize::Zeroizing::new(vec![0u8; sealed.len().min(envelope::MAX_ENVELOPE_LEN)]);
+        let (header, record) =
+            session::open(&keys, sealed, window, &mut scratch).map_err(|e| match e {
+                SessionOpenError::Envelope(o) => S::from(o),
+                SessionOpenError::Record(r) => S::from(r),
+                _ => S::Internal,
+            })?;
+        *header_out = header_to_c(&header);
+        copy_record(&record, buf, info)
+    })
+}
