@@ -6,7 +6,11 @@
 //! - [`stats`]: the counters and gauges a node keeps.
 //! - [`ffi`]: the C API (`atsreuse_*`), the header is generated from it.
 
+pub mod clock;
 pub mod config;
+pub mod dist;
 pub mod ffi;
+pub mod leader;
+pub mod map;
 pub mod node;
 pub mod stats;

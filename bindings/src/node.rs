@@ -1,14 +1,35 @@
 //! A running node.
 //!
-//! CONTRACT (skeleton): the caller's thread (an ATS net thread) only calls `publish` (copy into
-//! a bounded queue, never blocks), `lookup` (a map read), `stats` (atomic loads) and
-//! `rotate_now` (sets a flag). `start` spawns the node's threads and returns before any Redis
-//! endpoint answers, with a local key already handed to `Host::install_keys`.
+//! The caller's thread (an ATS net thread) only calls [`Node::publish`] (a copy into a bounded
+//! queue, never blocks, no crypto), [`Node::lookup`] (a map read), [`Node::stats`] (atomic
+//! loads) and [`Node::rotate_now`] (sets a flag). [`Node::start`] hands a local key to
+//! [`Host::install_keys`] before it returns, then spawns the node's threads (see
+//! [`crate::dist`]) and returns without waiting for any Redis endpoint.
 
-use std::sync::Arc;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Instant;
 
-use crate::config::Config;
-use crate::stats::AtsreuseStats;
+use atsreuse_core::envelope::Sealer;
+use atsreuse_core::keyring::{KeyEntry, KeyTimes};
+use atsreuse_core::keys::{self, ClusterKeys, NodeId, Psk};
+use atsreuse_core::rotation::Settings;
+use atsreuse_core::session::DER_MAX_LEN;
+use atsreuse_core::stek::Stek;
+use rand::rngs::OsRng;
+use rand::RngCore;
+use zeroize::Zeroizing;
+
+use crate::clock::unix_now;
+use crate::config::{Config, RedisPassword};
+use crate::dist::keystore::KeyStore;
+use crate::dist::sessions::Pending;
+use crate::dist::{endpoint_label, hex, EndpointState, Names, Shared};
+use crate::map::{LookupError, SessionId, SessionMap};
+use crate::stats::{bump, set, AtsreuseStats, Counters};
 
 /// Severity of a log line handed to the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -56,32 +77,302 @@ pub enum NodeError {
     Spawn(std::io::Error),
 }
 
-/// A running node. Dropping it stops it.
+impl std::fmt::Display for NodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NodeError::Config(text) => write!(f, "config: {text}"),
+            NodeError::Psk(text) => write!(f, "PSK: {text}"),
+            NodeError::BadArgument(text) => write!(f, "bad argument: {text}"),
+            NodeError::QueueFull => write!(f, "publish queue full, session dropped"),
+            NodeError::BufferTooSmall(n) => write!(f, "buffer too small, {n} bytes needed"),
+            NodeError::Stopped => write!(f, "node stopped"),
+            NodeError::Spawn(err) => write!(f, "cannot start a thread: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for NodeError {}
+
+/// A running node. Dropping it stops it (as [`Node::stop`] does).
 pub struct Node {
-    _todo: (),
+    shared: Arc<Shared>,
+    queue: Option<SyncSender<Pending>>,
+    threads: Vec<JoinHandle<()>>,
 }
 
 impl Node {
-    /// Starts a node from a loaded config.
-    pub fn start(_config: Config, _host: Arc<dyn Host>) -> Result<Node, NodeError> {
-        todo!()
+    /// Starts a node from a loaded config: reads the PSK, derives the cluster keys, picks a
+    /// random node id, installs a local key through `host`, spawns the threads. Redis is not
+    /// waited for: endpoints are connected by the node's threads, with retries.
+    pub fn start(config: Config, host: Arc<dyn Host>) -> Result<Node, NodeError> {
+        for notice in &config.notices {
+            host.log(notice.level, &notice.text);
+        }
+        let psk_file = config.psk_file.display().to_string();
+        let psk_bytes = config
+            .read_psk_file()
+            .map_err(|err| NodeError::Psk(format!("{psk_file}: cannot read: {err}")))?;
+        let psk = Psk::from_file_bytes(&psk_bytes).map_err(|err| NodeError::Psk(format!("{psk_file}: {err:?}")))?;
+        let keys = ClusterKeys::derive(&psk, &config.cluster_name)
+            .map_err(|err| NodeError::Config(format!("{}: cluster name: {err:?}", config.path.display())))?;
+        let password = redis_password(&config, &psk, &psk_bytes)?;
+        drop(psk_bytes);
+        let ca_pem = match &config.redis_ca_file {
+            Some(path) => Some(std::fs::read(path).map_err(|err| {
+                NodeError::Config(format!("{}: CA file {}: {err}", config.path.display(), path.display()))
+            })?),
+            None => None,
+        };
+        let settings = Settings {
+            interval_secs: config.rotation_interval.as_secs(),
+            lead_secs: config.lead_time.as_secs(),
+            ticket_lifetime_secs: config.ticket_lifetime.as_secs(),
+        };
+        settings
+            .validate()
+            .map_err(|err| NodeError::Config(format!("{}: rotation settings: {err:?}", config.path.display())))?;
+
+        let mut id = [0u8; 16];
+        OsRng.fill_bytes(&mut id);
+        let node_id = NodeId(id);
+        let now = unix_now();
+        let start_key = KeyEntry {
+            epoch: 0,
+            times: KeyTimes {
+                introduce_at: now,
+                activate_at: now,
+                expire_at: now + settings.interval_secs + settings.ticket_lifetime_secs,
+            },
+            stek: Stek::generate(&mut OsRng),
+        };
+
+        let mut endpoints = Vec::new();
+        let mut send_queues = Vec::new();
+        let mut control_queues = Vec::new();
+        for ep in &config.endpoints {
+            let (send_tx, send_rx) = sync_channel(config.publish_queue_capacity.max(1));
+            let (control_tx, control_rx) = channel();
+            endpoints.push(EndpointState {
+                label: endpoint_label(&ep.host, ep.port),
+                subscribed: AtomicBool::new(false),
+                control_up: AtomicBool::new(false),
+                lease_until_ms: Default::default(),
+                keyring_read_once: AtomicBool::new(false),
+                refresh: AtomicBool::new(false),
+                send_queue: send_tx,
+                control: Mutex::new(control_tx),
+            });
+            send_queues.push(send_rx);
+            control_queues.push(control_rx);
+        }
+        let (queue_tx, queue_rx) = sync_channel(config.publish_queue_capacity.max(1));
+        let shared = Arc::new(Shared {
+            names: Names::new(&config.cluster_name),
+            map: SessionMap::new(config.session_map_capacity.max(1)),
+            keystore: KeyStore::new(start_key, settings.ticket_lifetime_secs),
+            keyring_sealer: Mutex::new(Sealer::new(node_id)),
+            node_hex: hex(&node_id.0),
+            config,
+            host,
+            keys,
+            node_id,
+            settings,
+            password,
+            ca_pem,
+            counters: Counters::default(),
+            endpoints,
+            shutdown: AtomicBool::new(false),
+            rotate_local: AtomicBool::new(false),
+            rotate_remote: AtomicBool::new(false),
+            started: Instant::now(),
+        });
+        set(&shared.counters.redis_endpoints, shared.endpoints.len() as u64);
+        // The local key reaches ATS before start returns: tickets can be issued at once.
+        shared.keystore.refresh(&shared, now);
+
+        let mut node = Node { shared, queue: Some(queue_tx), threads: Vec::new() };
+        node.spawn_all(queue_rx, send_queues, control_queues)?;
+        node.shared.log(
+            crate::node::LogLevel::Info,
+            format_args!(
+                "started: node id {}, {} Redis endpoint(s)",
+                node.shared.node_hex,
+                node.shared.endpoints.len()
+            ),
+        );
+        Ok(node)
     }
-    /// Queues a new session for the pod. Never blocks.
-    pub fn publish(&self, _id: &[u8], _der: &[u8]) -> Result<(), NodeError> {
-        todo!()
+
+    fn spawn_all(
+        &mut self,
+        queue: Receiver<Pending>,
+        send_queues: Vec<Receiver<Arc<Vec<u8>>>>,
+        control_queues: Vec<Receiver<crate::dist::ControlCmd>>,
+    ) -> Result<(), NodeError> {
+        use crate::dist::{control, sessions, subscriber};
+        self.spawn("sealer", move |s| sessions::run_sealer(s, queue))?;
+        for (i, (send, control)) in send_queues.into_iter().zip(control_queues).enumerate() {
+            self.spawn(&format!("sub-{i}"), move |s| subscriber::run_subscriber(s, i))?;
+            self.spawn(&format!("pub-{i}"), move |s| sessions::run_publisher(s, i, send))?;
+            self.spawn(&format!("ctl-{i}"), move |s| control::run_control(s, i, control))?;
+        }
+        self.spawn("leader", crate::leader::run_leader)?;
+        Ok(())
     }
+
+    /// Spawns one thread; a panic inside it is caught and logged (its work stops). On error
+    /// the node is stopped (threads already running are joined) by the caller's drop.
+    fn spawn<F>(&mut self, role: &str, body: F) -> Result<(), NodeError>
+    where
+        F: FnOnce(&Shared) + Send + 'static,
+    {
+        let shared = Arc::clone(&self.shared);
+        let name = format!("atsreuse-{role}");
+        let label = name.clone();
+        let handle = std::thread::Builder::new()
+            .name(name)
+            .spawn(move || {
+                if catch_unwind(AssertUnwindSafe(|| body(&shared))).is_err() {
+                    shared.log(LogLevel::Error, format_args!("thread {label} failed and stopped"));
+                }
+            })
+            .map_err(NodeError::Spawn)?;
+        self.threads.push(handle);
+        Ok(())
+    }
+
+    /// Queues a new session for the pod. Never blocks: when the queue is full the session is
+    /// dropped, counted, and [`NodeError::QueueFull`] returned.
+    pub fn publish(&self, id: &[u8], der: &[u8]) -> Result<(), NodeError> {
+        let Some(id) = SessionId::new(id) else {
+            return Err(NodeError::BadArgument("session id must be 1 to 32 bytes"));
+        };
+        if der.is_empty() || der.len() > DER_MAX_LEN {
+            return Err(NodeError::BadArgument("session DER must be 1 to 10240 bytes"));
+        }
+        let Some(queue) = &self.queue else {
+            return Err(NodeError::Stopped);
+        };
+        let pending = Pending { id, der: Zeroizing::new(der.to_vec()) };
+        match queue.try_send(pending) {
+            Ok(()) => {
+                bump(&self.shared.counters.sessions_published);
+                Ok(())
+            }
+            Err(TrySendError::Full(_)) => {
+                bump(&self.shared.counters.sessions_dropped);
+                Err(NodeError::QueueFull)
+            }
+            Err(TrySendError::Disconnected(_)) => Err(NodeError::Stopped),
+        }
+    }
+
     /// Copies the DER of a shared session into `out`; `Ok(None)` when unknown or expired.
-    pub fn lookup(&self, _id: &[u8], _out: &mut [u8]) -> Result<Option<usize>, NodeError> {
-        todo!()
+    pub fn lookup(&self, id: &[u8], out: &mut [u8]) -> Result<Option<usize>, NodeError> {
+        let Some(id) = SessionId::new(id) else {
+            return Err(NodeError::BadArgument("session id must be 1 to 32 bytes"));
+        };
+        let counters = &self.shared.counters;
+        match self.shared.map.lookup(&id, out, unix_now()) {
+            Ok(Some(len)) => {
+                bump(&counters.lookups_hit);
+                Ok(Some(len))
+            }
+            Ok(None) => {
+                bump(&counters.lookups_miss);
+                Ok(None)
+            }
+            Err(LookupError::BufferTooSmall(len)) => Err(NodeError::BufferTooSmall(len)),
+        }
     }
+
     /// A snapshot of the counters and gauges.
     pub fn stats(&self) -> AtsreuseStats {
-        todo!()
+        let mut stats = self.shared.counters.snapshot();
+        stats.session_map_len = self.shared.map.len() as u64;
+        stats
     }
-    /// Asks the leader (this node, or whichever holds the lease) to rotate now.
+
+    /// Asks the leader (this node, or whichever holds the lease) to rotate now; see
+    /// [`crate::leader`] for what a forced rotation does.
     pub fn rotate_now(&self) -> Result<(), NodeError> {
-        todo!()
+        if self.shared.stopping() {
+            return Err(NodeError::Stopped);
+        }
+        self.shared.rotate_local.store(true, Ordering::Release);
+        Ok(())
     }
-    /// Stops the threads and waits for them.
-    pub fn stop(self) {}
+
+    /// This run's node id (random per start), as 32 hex characters.
+    pub fn node_id_hex(&self) -> &str {
+        &self.shared.node_hex
+    }
+
+    /// Stops the threads and waits for them (each is bounded by the Redis timeouts); the
+    /// leader lease is released, every key and session erased.
+    pub fn stop(self) {
+        drop(self);
+    }
+
+    fn shutdown(&mut self) {
+        self.shared.shutdown.store(true, Ordering::Release);
+        self.queue = None;
+        for handle in self.threads.drain(..) {
+            // A thread's panic was caught and logged inside it; nothing is left to report.
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// The Redis password the config asks for (never logged).
+fn redis_password(config: &Config, psk: &Psk, psk_bytes: &[u8]) -> Result<Option<Zeroizing<String>>, NodeError> {
+    let as_text = |bytes: &[u8], what: &str| -> Result<Zeroizing<String>, NodeError> {
+        let trimmed = trim_newlines(bytes);
+        std::str::from_utf8(trimmed)
+            .map(|s| Zeroizing::new(s.to_owned()))
+            .map_err(|_| NodeError::Psk(format!("{what} is not UTF-8 text and cannot be sent as a Redis password")))
+    };
+    match &config.redis_password {
+        RedisPassword::Derived => {
+            let derived = keys::redis_password(psk, &config.cluster_name)
+                .map_err(|err| NodeError::Psk(format!("Redis password: {err:?}")))?;
+            let derived = Zeroizing::new(derived);
+            as_text(&derived[..], "the derived password").map(Some)
+        }
+        RedisPassword::Psk => as_text(psk_bytes, "the PSK").map(Some),
+        RedisPassword::File(path) => {
+            let bytes = Zeroizing::new(
+                std::fs::read(path)
+                    .map_err(|err| NodeError::Config(format!("Redis password file {}: {err}", path.display())))?,
+            );
+            as_text(&bytes, "the Redis password file").map(Some)
+        }
+        RedisPassword::None => Ok(None),
+    }
+}
+
+/// The bytes without trailing `\n` and `\r\n`.
+fn trim_newlines(mut bytes: &[u8]) -> &[u8] {
+    while let Some(rest) = bytes.strip_suffix(b"\n") {
+        bytes = rest.strip_suffix(b"\r").unwrap_or(rest);
+    }
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trailing_newlines_are_trimmed_from_passwords() {
+        assert_eq!(trim_newlines(b"secret\n"), b"secret");
+        assert_eq!(trim_newlines(b"secret\r\n\n"), b"secret");
+        assert_eq!(trim_newlines(b"sec\nret"), b"sec\nret");
+    }
 }

@@ -1,7 +1,10 @@
 //! Counters and gauges of a node, readable from any thread without locks.
 //!
-//! CONTRACT (skeleton): `Stats` is `#[repr(C)]` and is what `atsreuse_node_stats` copies out.
-//! Fields are only appended, never reordered (the C header pins the order).
+//! [`AtsreuseStats`] is `#[repr(C)]` and is what `atsreuse_node_stats` copies out. Fields are
+//! only appended, never reordered (the C header pins the order). [`Counters`] is the live,
+//! atomic twin a node updates; [`Counters::snapshot`] copies it into an [`AtsreuseStats`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A snapshot of a node's counters (monotonic) and gauges (current values).
 #[repr(C)]
@@ -43,4 +46,86 @@ pub struct AtsreuseStats {
     pub redis_endpoints: u64,
     /// Gauge: sessions in the session map.
     pub session_map_len: u64,
+    /// Sealed sessions not sent to one endpoint because its send queue was full (that endpoint
+    /// is slow or down); counted once per endpoint.
+    pub endpoint_queue_dropped: u64,
+    /// Keyrings this node stored in Redis (compare-and-set won), counted per endpoint.
+    pub keyring_writes: u64,
+    /// Redis connections lost or refused, all endpoints and connection roles together.
+    pub redis_failures: u64,
+}
+
+/// Declares [`Counters`] with one atomic per [`AtsreuseStats`] field. The struct literal in
+/// `snapshot` names every field, so a field added to one and not the other fails to compile.
+macro_rules! counters {
+    ($($field:ident),* $(,)?) => {
+        /// The live counters and gauges of a node: one relaxed atomic per field.
+        #[derive(Debug, Default)]
+        pub struct Counters {
+            $(
+                #[doc = concat!("Live value of [`AtsreuseStats::", stringify!($field), "`].")]
+                pub $field: AtomicU64,
+            )*
+        }
+
+        impl Counters {
+            /// Copies every counter; each load is atomic, the set is not a single instant.
+            pub fn snapshot(&self) -> AtsreuseStats {
+                AtsreuseStats { $($field: self.$field.load(Ordering::Relaxed),)* }
+            }
+        }
+    };
+}
+
+counters!(
+    sessions_published,
+    sessions_dropped,
+    sessions_received,
+    lookups_hit,
+    lookups_miss,
+    rejected_malformed,
+    rejected_bad_tag,
+    rejected_stale,
+    rejected_old_epoch,
+    ignored_own,
+    keyrings_installed,
+    rotations,
+    keyring_epoch,
+    keyring_age_secs,
+    is_leader,
+    redis_connected,
+    redis_endpoints,
+    session_map_len,
+    endpoint_queue_dropped,
+    keyring_writes,
+    redis_failures,
+);
+
+/// Adds one to a counter.
+pub(crate) fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Sets a gauge.
+pub(crate) fn set(gauge: &AtomicU64, value: u64) {
+    gauge.store(value, Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_copies_every_counter() {
+        let counters = Counters::default();
+        bump(&counters.sessions_published);
+        bump(&counters.sessions_published);
+        set(&counters.keyring_epoch, 7);
+        bump(&counters.redis_failures);
+        let snap = counters.snapshot();
+        assert_eq!(snap.sessions_published, 2);
+        assert_eq!(snap.keyring_epoch, 7);
+        assert_eq!(snap.redis_failures, 1);
+        assert_eq!(snap.sessions_dropped, 0);
+    }
 }

@@ -1,0 +1,2 @@
+//! Cost of `publish` and `lookup` on the caller's thread.
+fn main() {}

@@ -1,0 +1,237 @@
+//! The keyring this node holds, its start key, and the ATS key block handed to the host.
+//!
+//! - The held keyring is the pod's: it only grows by merge (or by this node's own rotation as
+//!   leader) and is what the node writes to Redis.
+//! - The start key is made by `Node::start` so ATS can issue tickets before any endpoint
+//!   answers. It is never written to Redis unless this node founds the pod keyring (then it
+//!   becomes epoch 1). Once the pod keyring has an encrypting key, the start key stays in the
+//!   block as a decrypt-only key for one ticket lifetime, so tickets it sealed still open.
+//! - The block is recomputed at every merge and on every leader tick, because the encrypting
+//!   key changes with time (activation times), not only with the keyring.
+
+use std::sync::{Mutex, MutexGuard};
+
+use atsreuse_core::envelope::{self, Kind, OpenError, Sealer, OVERHEAD};
+use atsreuse_core::keyring::{KeyEntry, KeyTimes, Keyring, ATS_BLOCK_MAX_LEN, ENCODED_MAX_LEN};
+use atsreuse_core::keys::ClusterKeys;
+use atsreuse_core::stek::{Layout, ATS_LEN};
+use zeroize::Zeroizing;
+
+use super::{hex, Shared};
+use crate::node::LogLevel;
+use crate::stats::{bump, set};
+
+/// Why a stored keyring was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rejected {
+    /// The envelope did not open.
+    Open(OpenError),
+    /// It opened but its plaintext is not a keyring.
+    Decode,
+    /// Its epoch (given) is older than the one held.
+    OldEpoch(u64),
+}
+
+/// What a received keyring did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Received {
+    /// Merged; the held keyring changed.
+    Changed,
+    /// Merged; nothing new.
+    Unchanged,
+}
+
+struct Inner {
+    held: Keyring,
+    start_key: Option<KeyEntry>,
+    /// When the start key leaves the block (set once the pod keyring encrypts).
+    start_key_retire_at: Option<u64>,
+    /// The block last handed to the host.
+    installed: Zeroizing<Vec<u8>>,
+    /// Greatest epoch ever held, so a new key after a full prune still counts up.
+    max_epoch_seen: u64,
+}
+
+/// The keyring state of a node.
+pub(crate) struct KeyStore {
+    inner: Mutex<Inner>,
+    ticket_lifetime_secs: u64,
+}
+
+impl KeyStore {
+    pub(crate) fn new(start_key: KeyEntry, ticket_lifetime_secs: u64) -> KeyStore {
+        KeyStore {
+            inner: Mutex::new(Inner {
+                held: Keyring::new(),
+                start_key: Some(start_key),
+                start_key_retire_at: None,
+                installed: Zeroizing::new(Vec::new()),
+                max_epoch_seen: 0,
+            }),
+            ticket_lifetime_secs,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Every update below is done on a copy or as one merge, so the data behind a poisoned
+        // lock is still a valid keyring.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The epoch of the held keyring (0: none yet).
+    pub(crate) fn epoch(&self) -> u64 {
+        self.lock().held.epoch()
+    }
+
+    /// Greatest epoch ever held.
+    pub(crate) fn max_epoch_seen(&self) -> u64 {
+        self.lock().max_epoch_seen
+    }
+
+    /// A copy of the held keyring (a leader's candidate starts from it).
+    pub(crate) fn candidate(&self) -> Keyring {
+        self.lock().held.duplicate()
+    }
+
+    /// Opens a stored keyring (no freshness window: it is stored, not sent) and merges it.
+    /// A keyring older than the one held is refused and installs nothing.
+    /// Returns what the merge did and the stored keyring's epoch.
+    pub(crate) fn receive(&self, keys: &ClusterKeys, blob: &[u8], now: u64) -> Result<(Received, u64), Rejected> {
+        let keyring = open_keyring(keys, blob)?;
+        let mut inner = self.lock();
+        if keyring.epoch() < inner.held.epoch() {
+            return Err(Rejected::OldEpoch(keyring.epoch()));
+        }
+        Ok((merge_into(&mut inner, &keyring, now), keyring.epoch()))
+    }
+
+    /// Merges a keyring this node built (its own rotation, once stored).
+    pub(crate) fn adopt(&self, keyring: &Keyring, now: u64) -> Received {
+        merge_into(&mut self.lock(), keyring, now)
+    }
+
+    /// Seals the held keyring for storing; `None` when nothing is held.
+    pub(crate) fn seal_held(&self, shared: &Shared, now: u64) -> Option<(u64, Vec<u8>)> {
+        let held = self.candidate();
+        seal_keyring(shared, &held, now)
+    }
+
+    /// The keyring a founding leader stores when the pod has none: its start key as the first
+    /// key, active since this node started. `None` if the start key is gone.
+    pub(crate) fn founding_keyring(&self, interval_secs: u64) -> Option<Keyring> {
+        let inner = self.lock();
+        let start = inner.start_key.as_ref()?;
+        let epoch = inner.max_epoch_seen.max(start.epoch) + 1;
+        let times = KeyTimes {
+            introduce_at: start.times.introduce_at,
+            activate_at: start.times.activate_at,
+            expire_at: start.times.activate_at + interval_secs + self.ticket_lifetime_secs,
+        };
+        let mut keyring = Keyring::new();
+        let entry = KeyEntry { epoch, times, stek: start.stek.duplicate() };
+        keyring.insert(entry).ok()?;
+        Some(keyring)
+    }
+
+    /// Recomputes the key block for `now` and hands it to the host when it differs from the
+    /// last one. Holding the lock across the call keeps `install_keys` calls from overlapping.
+    pub(crate) fn refresh(&self, shared: &Shared, now: u64) -> bool {
+        let mut inner = self.lock();
+        inner.held.prune(now);
+        retire_start_key(&mut inner, now, self.ticket_lifetime_secs);
+        let block = build_block(&inner, now);
+        update_gauges(shared, &inner.held, now);
+        if block.is_empty() || *block == *inner.installed {
+            return false;
+        }
+        shared.host.install_keys(&block);
+        bump(&shared.counters.keyrings_installed);
+        let keys = block.len() / ATS_LEN;
+        let name = hex(&block[..16]);
+        shared.log(
+            LogLevel::Info,
+            format_args!(
+                "installed {keys} ticket key(s), keyring epoch {}, encrypting key {name}",
+                inner.held.epoch()
+            ),
+        );
+        inner.installed = block;
+        true
+    }
+}
+
+fn merge_into(inner: &mut Inner, keyring: &Keyring, now: u64) -> Received {
+    let changed = inner.held.merge(keyring, now);
+    inner.max_epoch_seen = inner.max_epoch_seen.max(inner.held.epoch());
+    if changed {
+        Received::Changed
+    } else {
+        Received::Unchanged
+    }
+}
+
+/// Opens and decodes a sealed keyring; every length is checked before any work.
+pub(crate) fn open_keyring(keys: &ClusterKeys, blob: &[u8]) -> Result<Keyring, Rejected> {
+    if blob.len() < OVERHEAD || blob.len() > ENCODED_MAX_LEN + OVERHEAD {
+        return Err(Rejected::Open(OpenError::Malformed));
+    }
+    let mut plain = Zeroizing::new([0u8; ENCODED_MAX_LEN]);
+    let (_, body) = envelope::open(keys, Kind::Keyring, blob, None, &mut plain[..]).map_err(Rejected::Open)?;
+    Keyring::decode(body).map_err(|_| Rejected::Decode)
+}
+
+/// Seals a keyring with the node's keyring sealer; returns its epoch and the envelope.
+pub(crate) fn seal_keyring(shared: &Shared, keyring: &Keyring, now: u64) -> Option<(u64, Vec<u8>)> {
+    if keyring.entries().is_empty() {
+        return None;
+    }
+    let mut plain = Zeroizing::new([0u8; ENCODED_MAX_LEN]);
+    let len = keyring.encode(&mut plain[..]).ok()?;
+    let mut out = vec![0u8; len + OVERHEAD];
+    let mut sealer: MutexGuard<'_, Sealer> =
+        shared.keyring_sealer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let sealed = sealer.seal(&shared.keys, Kind::Keyring, now, &plain[..len], &mut out).ok()?;
+    out.truncate(sealed);
+    Some((keyring.epoch(), out))
+}
+
+fn retire_start_key(inner: &mut Inner, now: u64, ticket_lifetime_secs: u64) {
+    if inner.start_key.is_none() {
+        return;
+    }
+    if inner.start_key_retire_at.is_none() && inner.held.encrypting_at(now).is_some() {
+        inner.start_key_retire_at = Some(now + ticket_lifetime_secs);
+    }
+    let expired = inner.start_key.as_ref().is_some_and(|k| now >= k.times.expire_at);
+    let retired = inner.start_key_retire_at.is_some_and(|at| now >= at);
+    if expired || retired {
+        // Dropping the entry erases the STEK.
+        inner.start_key = None;
+    }
+}
+
+/// The block at `now`: the pod keyring's block, then the start key (decrypt only) unless the
+/// pod keyring holds it already; the start key encrypts only while the pod has no key.
+fn build_block(inner: &Inner, now: u64) -> Zeroizing<Vec<u8>> {
+    let mut block = Zeroizing::new(vec![0u8; ATS_BLOCK_MAX_LEN + ATS_LEN]);
+    let mut len = inner.held.ats_block_at(now, &mut block[..ATS_BLOCK_MAX_LEN]).unwrap_or(0);
+    if let Some(start) = &inner.start_key {
+        let in_pod = inner.held.entries().iter().any(|e| e.stek.name() == start.stek.name());
+        if !in_pod {
+            if let Ok(n) = start.stek.export(Layout::Ats, &mut block[len..len + ATS_LEN]) {
+                len += n;
+            }
+        }
+    }
+    block.truncate(len);
+    block
+}
+
+fn update_gauges(shared: &Shared, held: &Keyring, now: u64) {
+    set(&shared.counters.keyring_epoch, held.epoch());
+    let age = held
+        .encrypting_at(now)
+        .map(|e| now.saturating_sub(e.times.activate_at))
+        .unwrap_or(0);
+    set(&shared.counters.keyring_age_secs, age);
+}

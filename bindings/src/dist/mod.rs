@@ -1,0 +1,185 @@
+//! Distribution through Redis: the node's threads and the state they share.
+//!
+//! Threads of one node (each loop checks the shutdown flag at least every [`TICK`]; every Redis
+//! call is bounded by the connect or IO timeout):
+//!
+//! | thread | count | work |
+//! |---|---|---|
+//! | sealer | 1 | seals queued sessions, fans them out to every endpoint's send queue |
+//! | publisher | per endpoint | `PUBLISH`es sealed sessions, in pipelines |
+//! | subscriber | per endpoint | receives sessions and keyring notices |
+//! | control | per endpoint | keyring read / compare-and-set write, the leader lease |
+//! | leader | 1 | leadership, rotation, time-driven key block updates, gauges |
+//!
+//! Each endpoint has its own connections, so a dead or frozen endpoint costs only its own
+//! messages, and keyring writes never wait behind session traffic.
+
+pub(crate) mod conn;
+pub(crate) mod control;
+pub(crate) mod keystore;
+pub(crate) mod sessions;
+pub(crate) mod subscriber;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Sender, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use atsreuse_core::envelope::Sealer;
+use atsreuse_core::keys::{ClusterKeys, NodeId};
+use atsreuse_core::rotation::Settings;
+use zeroize::Zeroizing;
+
+use crate::config::Config;
+use crate::map::SessionMap;
+use crate::node::{Host, LogLevel};
+use crate::stats::Counters;
+
+use self::keystore::KeyStore;
+
+/// Longest wait of any loop before it looks at the shutdown flag again.
+pub(crate) const TICK: Duration = Duration::from_millis(200);
+
+/// Payload of the notice published on the keyring channel after a keyring write.
+pub(crate) const NOTICE_KEYRING: &[u8] = b"keyring";
+/// Payload of a rotation request published on the keyring channel.
+pub(crate) const NOTICE_ROTATE: &[u8] = b"rotate";
+
+/// Redis names of one cluster.
+#[derive(Debug, Clone)]
+pub(crate) struct Names {
+    /// Pub/sub channel of sealed sessions.
+    pub sessions: String,
+    /// Pub/sub channel of keyring notices and rotation requests.
+    pub keyring_channel: String,
+    /// Hash holding the stored keyring: fields `epoch` (decimal) and `blob` (sealed).
+    pub keyring_key: String,
+    /// String key of the leader lease; its value is the holder's node id in hex.
+    pub leader_key: String,
+}
+
+impl Names {
+    pub(crate) fn new(cluster: &str) -> Names {
+        Names {
+            sessions: format!("atsreuse:{cluster}:sessions"),
+            keyring_channel: format!("atsreuse:{cluster}:keyring"),
+            keyring_key: format!("atsreuse:{cluster}:keyring"),
+            leader_key: format!("atsreuse:{cluster}:leader"),
+        }
+    }
+}
+
+/// What a control thread is asked to do by the leader thread.
+pub(crate) enum ControlCmd {
+    /// Store this sealed keyring if the stored epoch is older; reply whether it was stored.
+    Write {
+        epoch: u64,
+        blob: Arc<Vec<u8>>,
+        reply: SyncSender<bool>,
+    },
+    /// Publish a rotation request for whichever node leads.
+    AskRotation,
+}
+
+/// The state of one endpoint that other threads read.
+pub(crate) struct EndpointState {
+    /// `host:port` (brackets around IPv6), for logs.
+    pub label: String,
+    /// The subscriber is subscribed.
+    pub subscribed: AtomicBool,
+    /// The control connection works.
+    pub control_up: AtomicBool,
+    /// Milliseconds since node start until which this node holds the lease here; 0: not held.
+    pub lease_until_ms: AtomicU64,
+    /// The control thread has read the stored keyring at least once (found or not).
+    pub keyring_read_once: AtomicBool,
+    /// A keyring notice arrived or the subscription was renewed: read the keyring again.
+    pub refresh: AtomicBool,
+    /// Sealed sessions for this endpoint's publisher.
+    pub send_queue: SyncSender<Arc<Vec<u8>>>,
+    /// Commands for this endpoint's control thread.
+    pub control: Mutex<Sender<ControlCmd>>,
+}
+
+impl EndpointState {
+    /// Whether this node holds the lease on this endpoint at `now_ms` (ms since node start).
+    pub(crate) fn holds_lease(&self, now_ms: u64) -> bool {
+        now_ms < self.lease_until_ms.load(Ordering::Acquire)
+    }
+}
+
+/// Everything the node's threads share.
+pub(crate) struct Shared {
+    pub config: Config,
+    pub host: Arc<dyn Host>,
+    pub keys: ClusterKeys,
+    pub node_id: NodeId,
+    /// The node id as 32 hex characters: the lease value.
+    pub node_hex: String,
+    pub names: Names,
+    pub settings: Settings,
+    /// The Redis password, `None` for no AUTH.
+    pub password: Option<Zeroizing<String>>,
+    /// PEM bytes of the CA for `rediss://` endpoints.
+    pub ca_pem: Option<Vec<u8>>,
+    pub counters: Counters,
+    pub map: SessionMap,
+    pub keystore: KeyStore,
+    /// Seals keyrings; shared by the control threads (repairs) and the leader (rotations).
+    pub keyring_sealer: Mutex<Sealer>,
+    pub endpoints: Vec<EndpointState>,
+    pub shutdown: AtomicBool,
+    /// `rotate_now` was called on this node.
+    pub rotate_local: AtomicBool,
+    /// A rotation request arrived from another node.
+    pub rotate_remote: AtomicBool,
+    pub started: Instant,
+}
+
+impl Shared {
+    /// One log line through the host, prefixed with the node name.
+    pub(crate) fn log(&self, level: LogLevel, text: std::fmt::Arguments<'_>) {
+        let line = format!("[{}] {}", self.config.node_name, text);
+        self.host.log(level, &line);
+    }
+
+    pub(crate) fn stopping(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+
+    /// Milliseconds since the node started (a monotonic clock for leases).
+    pub(crate) fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Sleeps up to `total`, in slices of at most [`TICK`], returning early on shutdown.
+    pub(crate) fn sleep(&self, total: Duration) {
+        let end = Instant::now() + total;
+        while !self.stopping() {
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            std::thread::sleep(left.min(TICK));
+        }
+    }
+}
+
+/// Formats bytes as lowercase hex (node ids and key names only, never secrets).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+/// `host:port` of an endpoint, brackets around IPv6.
+pub(crate) fn endpoint_label(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}

@@ -1,0 +1,235 @@
+//! The leader thread: who rotates, the rotation itself, and time-driven key block updates.
+//!
+//! Leadership rule (several endpoints): every node tries to hold the lease
+//! `atsreuse:{cluster}:leader` on every endpoint; a node leads when it holds the lease on the
+//! first endpoint, in configured order, that its control connection reaches. Every node must
+//! list the endpoints in the same order. When the first endpoint dies, the holder of the next
+//! one leads; a released or expired lease is taken by another node within one lease time.
+//! During a network split two nodes may lead at once; that is safe, because keyrings merge
+//! (union by epoch and name) and every write is a compare-and-set on the epoch.
+//!
+//! Rotation: the leader follows `rotation::plan`. It builds a candidate keyring (the held one
+//! plus the new key), stores it with the compare-and-set on every reachable endpoint, and only
+//! adopts it when at least one endpoint stored it; otherwise it discards the candidate, reads
+//! the keyring again, and asks the plan again after one poll interval.
+//!
+//! `rotate_now`: the leader introduces a key right away that activates after the lead time
+//! (at once when the lead time is 0; then a ticket sealed with it may reach a node that has
+//! not merged it yet for up to one poll interval, a full handshake for that client). At most
+//! one forced rotation per lead time (at least a second), so repeated requests cannot push
+//! live keys out of the keyring. On a node that does not lead, the request is published on the
+//! keyring channel for the leader; that notice is not authenticated, so anyone with Redis
+//! access can ask for one rotation per lead time, which only adds a fresh key.
+
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::sync_channel;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use atsreuse_core::keyring::{KeyEntry, KeyTimes, Keyring};
+use atsreuse_core::rotation;
+use atsreuse_core::stek::Stek;
+use rand::rngs::OsRng;
+
+use crate::clock::unix_now;
+use crate::dist::keystore::seal_keyring;
+use crate::dist::{ControlCmd, Shared, TICK};
+use crate::node::LogLevel;
+use crate::stats::{bump, set};
+
+struct Leader {
+    was_leader: bool,
+    /// After a failed store, no new candidate before this.
+    next_try: Instant,
+    /// A local `rotate_now` forwarded to the leader: since when, and the epoch then.
+    forwarding: Option<(Instant, u64)>,
+    last_forward: Option<Instant>,
+}
+
+/// Runs until shutdown.
+pub(crate) fn run_leader(shared: &Shared) {
+    let mut state = Leader {
+        was_leader: false,
+        next_try: Instant::now(),
+        forwarding: None,
+        last_forward: None,
+    };
+    while !shared.stopping() {
+        let now = unix_now();
+        shared.keystore.refresh(shared, now);
+        update_gauges(shared);
+        let leading = is_leader(shared);
+        if leading != state.was_leader {
+            let what = if leading { "this node now leads rotation" } else { "this node no longer leads rotation" };
+            shared.log(LogLevel::Info, format_args!("{what}"));
+            state.was_leader = leading;
+        }
+        set(&shared.counters.is_leader, u64::from(leading));
+        if leading {
+            lead(shared, &mut state, now);
+        } else {
+            // A request heard while following is for whoever leads now, not for later.
+            shared.rotate_remote.store(false, Ordering::Release);
+            forward_rotation(shared, &mut state);
+        }
+        shared.sleep(TICK);
+    }
+}
+
+/// Whether this node holds the lease on the first endpoint it reaches.
+pub(crate) fn is_leader(shared: &Shared) -> bool {
+    let now_ms = shared.now_ms();
+    shared
+        .endpoints
+        .iter()
+        .find(|e| e.control_up.load(Ordering::Acquire))
+        .is_some_and(|e| e.holds_lease(now_ms))
+}
+
+fn update_gauges(shared: &Shared) {
+    let connected = shared
+        .endpoints
+        .iter()
+        .filter(|e| e.control_up.load(Ordering::Acquire) && e.subscribed.load(Ordering::Acquire))
+        .count();
+    set(&shared.counters.redis_connected, connected as u64);
+}
+
+fn lead(shared: &Shared, state: &mut Leader, now: u64) {
+    // Decide only after every reachable endpoint's stored keyring was read once, so a
+    // restarted leader never founds a keyring while the pod already has one.
+    let read_all = shared
+        .endpoints
+        .iter()
+        .filter(|e| e.control_up.load(Ordering::Acquire))
+        .all(|e| e.keyring_read_once.load(Ordering::Acquire));
+    if !read_all || Instant::now() < state.next_try {
+        return;
+    }
+    if shared.keystore.epoch() == 0 {
+        found(shared, state, now);
+        return;
+    }
+    let held = shared.keystore.candidate();
+    let plan = rotation::plan(&shared.settings, &held, now);
+    let forced = shared.rotate_local.swap(false, Ordering::AcqRel) | shared.rotate_remote.swap(false, Ordering::AcqRel);
+    let next_epoch = shared.keystore.max_epoch_seen().max(held.epoch()) + 1;
+    let introduce = match plan.introduce {
+        Some((epoch, times)) => Some((epoch.max(next_epoch), times)),
+        None if forced => forced_times(shared, &held, now).map(|times| (next_epoch, times)),
+        None => None,
+    };
+    if let Some((epoch, times)) = introduce {
+        rotate(shared, state, held, epoch, times, now);
+    }
+}
+
+/// The pod has no keyring: this node's start key becomes epoch 1, active since it started.
+fn found(shared: &Shared, state: &mut Leader, now: u64) {
+    let Some(keyring) = shared.keystore.founding_keyring(shared.settings.interval_secs) else {
+        return;
+    };
+    if store(shared, &keyring, now) {
+        shared.log(LogLevel::Info, format_args!("founded the pod keyring, epoch {}", keyring.epoch()));
+    } else {
+        state.next_try = Instant::now() + shared.config.keyring_poll_interval;
+    }
+}
+
+/// The times of a forced key, or `None` when the newest key is younger than the lead time.
+fn forced_times(shared: &Shared, held: &Keyring, now: u64) -> Option<KeyTimes> {
+    let lead = shared.settings.lead_secs;
+    let newest = held.entries().iter().map(|e| e.times.introduce_at).max().unwrap_or(0);
+    if now < newest + lead.max(1) {
+        shared.log(LogLevel::Info, format_args!("rotation request ignored: the newest key is younger than the lead time"));
+        return None;
+    }
+    let activate_at = now + lead;
+    Some(KeyTimes {
+        introduce_at: now,
+        activate_at,
+        expire_at: activate_at + shared.settings.interval_secs + shared.settings.ticket_lifetime_secs,
+    })
+}
+
+fn rotate(shared: &Shared, state: &mut Leader, mut candidate: Keyring, epoch: u64, times: KeyTimes, now: u64) {
+    let entry = KeyEntry { epoch, times, stek: Stek::generate(&mut OsRng) };
+    if let Err(err) = candidate.insert(entry) {
+        shared.log(LogLevel::Error, format_args!("cannot add key epoch {epoch} to the keyring: {err:?}"));
+        state.next_try = Instant::now() + shared.config.keyring_poll_interval;
+        return;
+    }
+    candidate.prune(now);
+    if store(shared, &candidate, now) {
+        bump(&shared.counters.rotations);
+        shared.log(
+            LogLevel::Info,
+            format_args!("rotated: key epoch {epoch} introduced, activates at {}", times.activate_at),
+        );
+    } else {
+        // Another node stored a newer keyring: drop the candidate, read again, plan again.
+        shared.log(LogLevel::Info, format_args!("rotation to epoch {epoch} lost a compare-and-set; reading the keyring again"));
+        for ep in &shared.endpoints {
+            ep.refresh.store(true, Ordering::Release);
+        }
+        state.next_try = Instant::now() + shared.config.keyring_poll_interval;
+    }
+}
+
+/// Stores a keyring on every reachable endpoint through its control thread; adopts it when at
+/// least one stored it. Waits at most one connect and three IO timeouts.
+fn store(shared: &Shared, keyring: &Keyring, now: u64) -> bool {
+    let Some((epoch, blob)) = seal_keyring(shared, keyring, now) else {
+        return false;
+    };
+    let blob = Arc::new(blob);
+    let (reply, replies) = sync_channel(shared.endpoints.len().max(1));
+    let mut asked = 0;
+    for ep in shared.endpoints.iter().filter(|e| e.control_up.load(Ordering::Acquire)) {
+        let cmd = ControlCmd::Write { epoch, blob: Arc::clone(&blob), reply: reply.clone() };
+        let sender = ep.control.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if sender.send(cmd).is_ok() {
+            asked += 1;
+        }
+    }
+    drop(reply);
+    let deadline = Instant::now() + shared.config.connect_timeout + shared.config.io_timeout * 3;
+    let mut stored = 0;
+    for _ in 0..asked {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match replies.recv_timeout(left) {
+            Ok(true) => stored += 1,
+            Ok(false) => {}
+            Err(_) => break,
+        }
+    }
+    if stored == 0 {
+        return false;
+    }
+    shared.keystore.adopt(keyring, now);
+    shared.keystore.refresh(shared, now);
+    true
+}
+
+/// On a node that does not lead: publishes a local `rotate_now` request once a second until
+/// the keyring epoch grows or two lease times pass.
+fn forward_rotation(shared: &Shared, state: &mut Leader) {
+    if !shared.rotate_local.load(Ordering::Acquire) {
+        state.forwarding = None;
+        return;
+    }
+    let epoch = shared.keystore.epoch();
+    let (since, epoch_then) = *state.forwarding.get_or_insert((Instant::now(), epoch));
+    if epoch > epoch_then || since.elapsed() > shared.config.lease_time * 2 {
+        shared.rotate_local.store(false, Ordering::Release);
+        state.forwarding = None;
+        return;
+    }
+    if state.last_forward.map_or(true, |at| at.elapsed() >= Duration::from_secs(1)) {
+        for ep in &shared.endpoints {
+            let sender = ep.control.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let _ = sender.send(ControlCmd::AskRotation);
+        }
+        state.last_forward = Some(Instant::now());
+    }
+}
