@@ -1,0 +1,2 @@
+//! `atsreuse-bench` (being written).
+fn main() {}
