@@ -269,6 +269,41 @@ pub fn decode_frame(frame: &[u8]) -> Result<&[u8], LegacyError> {
     Ok(der)
 }
 
+/// Encrypts the `len` bytes at the front of `buf` and turns them into base64 in place; returns
+/// the payload length. `buf` needs `base64_encoded_len(cbc_len(len))` bytes. This is the
+/// outer layer of every legacy message.
+pub fn encrypt_payload_in_place(
+    key: &LegacyKey,
+    buf: &mut [u8],
+    len: usize,
+) -> Result<usize, LegacyError> {
+    if buf.len() < base64_encoded_len(cbc_len(len)) {
+        return Err(LegacyError::BufferTooSmall);
+    }
+    let ct_len = key.encrypt(buf, len)?;
+    base64_expand_in_place(buf, ct_len)
+}
+
+/// Decodes the base64 `payload` into `out` and decrypts it there; returns the plaintext, at
+/// the front of `out` (which needs 3/4 of the payload length). On error `out` is zeroed.
+pub fn decrypt_payload<'o>(
+    key: &LegacyKey,
+    payload: &[u8],
+    out: &'o mut [u8],
+) -> Result<&'o [u8], LegacyError> {
+    let decrypted = base64_decode(payload, out).and_then(|ct_len| match out.get_mut(..ct_len) {
+        Some(ct) => key.decrypt(ct),
+        None => Err(LegacyError::BufferTooSmall),
+    });
+    match decrypted {
+        Ok(len) => out.get(..len).ok_or(LegacyError::BadPadding),
+        Err(e) => {
+            out.zeroize();
+            Err(e)
+        }
+    }
+}
+
 /// Encodes `der` as the payload of a session message into `out` (needs
 /// [`session_payload_len`] bytes), returns the payload length.
 pub fn encode_session(key: &LegacyKey, der: &[u8], out: &mut [u8]) -> Result<usize, LegacyError> {
@@ -281,8 +316,7 @@ pub fn encode_session(key: &LegacyKey, der: &[u8], out: &mut [u8]) -> Result<usi
     // Frame, encryption and base64 all happen in `out`: the frame at the front, then the
     // ciphertext over it, then the base64 text grown backwards from its end.
     let frame_len = encode_frame(der, out)?;
-    let ct_len = key.encrypt(out, frame_len)?;
-    base64_expand_in_place(out, ct_len)
+    encrypt_payload_in_place(key, out, frame_len)
 }
 
 /// Decodes a session payload: base64, decrypt, frame. The DER is returned from `out`, which
@@ -292,16 +326,12 @@ pub fn decode_session<'o>(
     payload: &[u8],
     out: &'o mut [u8],
 ) -> Result<&'o [u8], LegacyError> {
-    let ct_len = base64_decode(payload, out)?;
-    let result = match out.get_mut(..ct_len) {
-        Some(ct) => key.decrypt(ct).and_then(|n| {
-            let frame = ct.get(..n).ok_or(LegacyError::BadPadding)?;
-            decode_frame(frame).map(|der| (FRAME_HEADER_LEN, der.len()))
-        }),
-        None => Err(LegacyError::BufferTooSmall),
-    };
-    match result {
-        Ok((start, len)) => out.get(start..start + len).ok_or(LegacyError::BadDer),
+    let checked = decrypt_payload(key, payload, out)
+        .and_then(|frame| decode_frame(frame).map(|der| der.len()));
+    match checked {
+        Ok(len) => out
+            .get(FRAME_HEADER_LEN..FRAME_HEADER_LEN + len)
+            .ok_or(LegacyError::BadDer),
         Err(e) => {
             out.zeroize();
             Err(e)
@@ -314,9 +344,7 @@ pub fn encode_stek(key: &LegacyKey, stek: &[u8; STEK_LEN]) -> [u8; STEK_PAYLOAD_
     let mut out = [0u8; STEK_PAYLOAD_LEN];
     out[..STEK_LEN].copy_from_slice(stek);
     // 88 bytes hold the 64-byte ciphertext and its base64 text: neither step can fail.
-    let encoded = key
-        .encrypt(&mut out, STEK_LEN)
-        .and_then(|n| base64_expand_in_place(&mut out, n));
+    let encoded = encrypt_payload_in_place(key, &mut out, STEK_LEN);
     debug_assert_eq!(encoded, Ok(STEK_PAYLOAD_LEN));
     out
 }
@@ -580,10 +608,9 @@ mod tests {
         let key = LegacyKey::derive(b"secret");
         let mut frame = hex("0300000000000000080000003082aaaaaaaaaaaa");
         assert_eq!(decode_frame(&frame), Err(LegacyError::WrongVersion));
-        frame.resize(32, 0);
-        let ct = key.encrypt(&mut frame, 20).expect("encrypt");
-        let mut text = [0u8; 64];
-        let t = base64_encode(&frame[..ct], &mut text).expect("b64");
+        frame.resize(64, 0);
+        let t = encrypt_payload_in_place(&key, &mut frame, 20).expect("encrypt");
+        let text = frame;
         let mut buf = [0xeeu8; 64];
         let r = decode_session(&key, &text[..t], &mut buf);
         assert_eq!(r, Err(LegacyError::WrongVersion));
