@@ -73,18 +73,18 @@ DbgCtl dbg_ctl{PLUGIN_NAME};
 /* At shutdown, how long to wait for hook calls still using the node before stopping it. */
 #define SHUTDOWN_DRAIN_MS 2000
 
-/* Counters the plugin keeps itself, next to the library's. Indexes into plugin_state.own_stat_ids. */
+/* Counters the plugin keeps itself, next to the library's: indexes into plugin_state.own_counts. They are plain atomics
+   copied into ATS stats by the timer, because TSStatIntIncrement only counts on event threads (not on the main thread,
+   where the first key install runs). */
 enum own_stat {
-  OWN_STAT_SESSIONS_INSERTED,     /* shared sessions handed to ATS's session cache on a GET */
-  OWN_STAT_SESSIONS_SKIPPED_TLS13, /* new TLS 1.3 sessions not published: TLS 1.3 resumes by ticket */
-  OWN_STAT_KEY_INSTALLS,          /* key blocks ATS accepted */
-  OWN_STAT_KEY_INSTALL_FAILURES,  /* key blocks ATS refused */
+  OWN_STAT_SESSIONS_INSERTED,    /* shared sessions handed to ATS's session cache on a GET */
+  OWN_STAT_KEY_INSTALLS,         /* key blocks ATS accepted */
+  OWN_STAT_KEY_INSTALL_FAILURES, /* key blocks ATS refused */
   OWN_STAT_COUNT
 };
 
 static const char *const own_stat_names[OWN_STAT_COUNT] = {
   "plugin." PLUGIN_NAME ".sessions_inserted",
-  "plugin." PLUGIN_NAME ".sessions_skipped_tls13",
   "plugin." PLUGIN_NAME ".ats_key_installs",
   "plugin." PLUGIN_NAME ".ats_key_install_failures",
 };
@@ -124,9 +124,16 @@ typedef struct plugin_state {
 
   int library_stat_ids[LIBRARY_STAT_COUNT];
   int own_stat_ids[OWN_STAT_COUNT];
+  uint64_t own_counts[OWN_STAT_COUNT];
 } plugin_state;
 
 static plugin_state state;
+
+static void
+own_count(enum own_stat which)
+{
+  __atomic_add_fetch(&state.own_counts[which], 1, __ATOMIC_RELAXED);
+}
 
 /* ---- libatsreuse callbacks (library threads) ---- */
 
@@ -242,11 +249,11 @@ keys_install(const char *when)
   pthread_mutex_unlock(&state.keys_lock);
 
   if (result == TS_SUCCESS) {
-    TSStatIntIncrement(state.own_stat_ids[OWN_STAT_KEY_INSTALLS], 1);
+    own_count(OWN_STAT_KEY_INSTALLS);
     PLUGIN_DEBUG("installed %zu session ticket keys in ATS (generation %" PRIu64 ", %s)", len / TICKET_KEY_LEN, generation,
                  when);
   } else {
-    TSStatIntIncrement(state.own_stat_ids[OWN_STAT_KEY_INSTALL_FAILURES], 1);
+    own_count(OWN_STAT_KEY_INSTALL_FAILURES);
     PLUGIN_ERROR("ATS refused a block of %zu session ticket keys (generation %" PRIu64 "); this node's tickets cannot be "
                  "opened by the pod until the next key update",
                  len / TICKET_KEY_LEN, generation);
@@ -264,22 +271,8 @@ keys_reinstall_soon(void)
 
 /* ---- sessions (ET_NET threads) ---- */
 
-/* True when the DER holds a TLS 1.3 session. Those are cached by ATS under a dummy id that no client ever presents. */
-static int
-session_is_tls13(const unsigned char *der, int len)
-{
-  const unsigned char *cursor = der;
-  SSL_SESSION *session        = d2i_SSL_SESSION(NULL, &cursor, len);
-  int version                 = 0;
-
-  if (session != NULL) {
-    version = SSL_SESSION_get_protocol_version(session);
-    SSL_SESSION_free(session);
-  }
-  return version >= TLS1_3_VERSION;
-}
-
-/* TS_EVENT_SSL_SESSION_NEW: ATS has cached a new session; hand its DER to libatsreuse for the pod. */
+/* TS_EVENT_SSL_SESSION_NEW: ATS has cached a new session; hand its DER to libatsreuse for the pod. ATS raises no NEW
+   for TLS 1.3 sessions (ssl_new_cached_session returns early for them): TLS 1.3 resumes by ticket only. */
 static void
 session_publish(const TSSslSessionID *id)
 {
@@ -294,15 +287,15 @@ session_publish(const TSSslSessionID *id)
     PLUGIN_DEBUG("new session not taken from the ATS cache (length %d)", needed);
     return;
   }
-  if (session_is_tls13(der, len)) {
-    TSStatIntIncrement(state.own_stat_ids[OWN_STAT_SESSIONS_SKIPPED_TLS13], 1);
-  } else if ((node = node_acquire()) != NULL) {
+  node = node_acquire();
+  if (node != NULL) {
     status = atsreuse_node_publish(node, (const uint8_t *)id->bytes, id->len, der, (size_t)len);
     node_release();
     if (status != ATSREUSE_STATUS_OK) {
       PLUGIN_DEBUG("new session not published: %s", atsreuse_status_str(status));
     }
   }
+  /* The DER holds the session's master secret. */
   OPENSSL_cleanse(der, (size_t)len);
 }
 
@@ -337,7 +330,7 @@ session_fetch(const TSSslSessionID *id)
   }
   /* ATS stores its own DER copy (SSLSessionBucket::insertSession); the SSL connection is only used for a curve stat. */
   if (TSSslSessionInsert(id, (TSSslSession)session, NULL) == TS_SUCCESS) {
-    TSStatIntIncrement(state.own_stat_ids[OWN_STAT_SESSIONS_INSERTED], 1);
+    own_count(OWN_STAT_SESSIONS_INSERTED);
   }
   SSL_SESSION_free(session);
 }
@@ -394,15 +387,19 @@ stats_create(void)
   return 1;
 }
 
-/* Copies the library's counters and gauges into the ATS stats. */
+/* Copies the plugin's and the library's counters and gauges into the ATS stats. */
 static void
 stats_refresh(void)
 {
   atsreuse_stats snapshot;
-  atsreuse_node *node = node_acquire();
+  atsreuse_node *node;
   atsreuse_status status;
   size_t i;
 
+  for (i = 0; i < OWN_STAT_COUNT; ++i) {
+    TSStatIntSet(state.own_stat_ids[i], (TSMgmtInt)__atomic_load_n(&state.own_counts[i], __ATOMIC_RELAXED));
+  }
+  node = node_acquire();
   if (node == NULL) {
     return;
   }

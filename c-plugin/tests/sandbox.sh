@@ -44,6 +44,7 @@ CONFIG proxy.config.exec_thread.limit INT 2
 CONFIG proxy.config.diags.debug.enabled INT 1
 CONFIG proxy.config.diags.debug.tags STRING atsreuse
 CONFIG proxy.config.diags.output.debug STRING L
+CONFIG proxy.config.diags.output.diag STRING L
 EOF
   if [ ! -f "$dir/etc/server.pem" ]; then
     openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
