@@ -67,9 +67,7 @@ fn committed_vectors_are_what_the_generator_writes_today() {
     for file in &generated {
         let new = std::fs::read(fresh.0.join(file)).expect("generated file");
         let old = std::fs::read(committed_dir().join(file)).expect("committed file");
-        assert!(
-            new == old,
-            "vectors/{file} is stale: run `cargo run -p atsreuse-core --example gen_vectors -- vectors`"
-        );
+        let regenerate = "cargo run -p atsreuse-core --example gen_vectors -- vectors";
+        assert!(new == old, "vectors/{file} is stale: run `{regenerate}`");
     }
 }
