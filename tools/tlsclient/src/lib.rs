@@ -31,8 +31,8 @@ use openssl::ssl::{
 use openssl::x509::verify::X509CheckFlags;
 
 pub use pool::{load_sessions, save_sessions, SavedSession};
-pub use report::{Latency, ModeReport, TargetReport};
-pub use run::{run_mode, RunPlan};
+pub use report::{percentile, Latency, ModeReport, TargetReport};
+pub use run::{parallel, run_mode, RunPlan};
 
 /// What went wrong in a handshake or a setting.
 #[derive(Debug)]
@@ -317,6 +317,17 @@ impl Client {
     /// node took it. `session` must come from this client (or from a file it saved).
     pub fn resume(&self, target: Target, session: &SslSession) -> Result<Handshake, Error> {
         self.handshake(target, Some(session), false)
+    }
+
+    /// One handshake on `target`, offering `offer` when given, and nothing more: no request,
+    /// so a TLS 1.3 connection closes before its tickets are read. For measuring handshake
+    /// rates; [`Client::establish`] is the way to get a TLS 1.3 session.
+    pub fn handshake_only(
+        &self,
+        target: Target,
+        offer: Option<&SslSession>,
+    ) -> Result<Handshake, Error> {
+        self.handshake(target, offer, false)
     }
 
     fn handshake(

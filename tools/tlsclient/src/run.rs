@@ -70,7 +70,7 @@ pub fn run_mode(plan: &RunPlan) -> Result<(ModeReport, Vec<SavedSession>), Error
 }
 
 /// Runs `job(0..n)` on `concurrency` threads; results come back in index order.
-pub(crate) fn parallel<T, F>(n: usize, concurrency: usize, job: F) -> Vec<T>
+pub fn parallel<T, F>(n: usize, concurrency: usize, job: F) -> Vec<T>
 where
     T: Send,
     F: Fn(usize) -> T + Sync,
