@@ -125,6 +125,8 @@ typedef struct plugin_state {
   int library_stat_ids[LIBRARY_STAT_COUNT];
   int own_stat_ids[OWN_STAT_COUNT];
   uint64_t own_counts[OWN_STAT_COUNT];
+
+  TSCont timer; /* key installs and stats refresh, scheduled once the task threads run */
 } plugin_state;
 
 static plugin_state state;
@@ -267,6 +269,7 @@ keys_reinstall_soon(void)
   pthread_mutex_lock(&state.keys_lock);
   state.installed_generation = 0;
   pthread_mutex_unlock(&state.keys_lock);
+  PLUGIN_DEBUG("config reload: the session ticket keys are installed again at the next tick");
 }
 
 /* ---- sessions (ET_NET threads) ---- */
@@ -505,6 +508,11 @@ lifecycle_hook(TSCont contp, TSEvent event, void *edata)
   case TS_EVENT_LIFECYCLE_PORTS_INITIALIZED:
     keys_install("start");
     break;
+  case TS_EVENT_LIFECYCLE_TASK_THREADS_READY:
+    /* Not earlier: until the task threads are registered, ET_TASK still means ET_CALL, so a timer scheduled from
+       TSPluginInit lands on the net threads. This event runs on a task thread, an EThread, as scheduling requires. */
+    TSContScheduleEveryOnPool(state.timer, TIMER_PERIOD_MS, TS_THREAD_POOL_TASK);
+    break;
   case TS_EVENT_LIFECYCLE_MSG:
     message_handle((const TSPluginMsg *)edata);
     break;
@@ -577,23 +585,24 @@ node_start(const char *config_path)
   return 1;
 }
 
+/* The session hook and the lifecycle continuation have no mutex: ATS calls them from many threads at once (and the
+   message hook from its management thread); they only touch atomics and the locked key buffer. */
 static int
 hooks_add(void)
 {
   TSCont lifecycle = TSContCreate(lifecycle_hook, NULL);
   TSCont session   = TSContCreate(session_hook, NULL);
-  TSCont timer     = TSContCreate(timer_tick, TSMutexCreate());
 
-  if (lifecycle == NULL || session == NULL || timer == NULL) {
+  state.timer = TSContCreate(timer_tick, TSMutexCreate());
+  if (lifecycle == NULL || session == NULL || state.timer == NULL) {
     return 0;
   }
   TSLifecycleHookAdd(TS_LIFECYCLE_PORTS_INITIALIZED_HOOK, lifecycle);
+  TSLifecycleHookAdd(TS_LIFECYCLE_TASK_THREADS_READY_HOOK, lifecycle);
   TSLifecycleHookAdd(TS_LIFECYCLE_MSG_HOOK, lifecycle);
   TSLifecycleHookAdd(TS_LIFECYCLE_SHUTDOWN_HOOK, lifecycle);
   TSMgmtUpdateRegister(lifecycle, PLUGIN_NAME);
   TSHttpHookAdd(TS_SSL_SESSION_HOOK, session);
-  /* TSPluginInit runs on the main thread, which ATS 9.2 sets up as an EThread, so scheduling is allowed here. */
-  TSContScheduleEveryOnPool(timer, TIMER_PERIOD_MS, TS_THREAD_POOL_TASK);
   return 1;
 }
 
