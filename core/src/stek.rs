@@ -3,14 +3,15 @@
 //! A STEK is a 16-byte name (sent in clear in every ticket), a 32-byte HMAC key and a 32-byte
 //! AES key. The pod generates full-size secrets; each export takes the part its product uses.
 //!
-//! | layout      | bytes | field order                                  | source |
-//! |-------------|-------|----------------------------------------------|--------|
-//! | `Ats`       | 48    | name 16 ‖ hmac[..16] ‖ aes[..16]             | ATS `TSSslTicketKeyUpdate` |
-//! | `Nginx48`   | 48    | name 16 ‖ aes[..16] ‖ hmac[..16]             | nginx `ngx_ssl_session_ticket_keys` |
-//! | `Nginx80`   | 80    | name 16 ‖ hmac 32 ‖ aes 32                   | nginx `ngx_ssl_session_ticket_keys` |
-//! | `Haproxy48` | 48    | name 16 ‖ aes[..16] ‖ hmac[..16]             | HAProxy `struct tls_sess_key_128` |
-//! | `Haproxy80` | 80    | name 16 ‖ aes 32 ‖ hmac 32                   | HAProxy `struct tls_sess_key_256` |
+//! | layout      | bytes | field order                      | source |
+//! |-------------|-------|----------------------------------|--------|
+//! | `Ats`       | 48    | name 16 ‖ hmac[..16] ‖ aes[..16] | ATS `TSSslTicketKeyUpdate` |
+//! | `Nginx48`   | 48    | name 16 ‖ aes[..16] ‖ hmac[..16] | nginx `ssl_session_ticket_key` |
+//! | `Nginx80`   | 80    | name 16 ‖ hmac 32 ‖ aes 32       | nginx `ssl_session_ticket_key` |
+//! | `Haproxy48` | 48    | name 16 ‖ aes[..16] ‖ hmac[..16] | HAProxy `tls_sess_key_128` |
+//! | `Haproxy80` | 80    | name 16 ‖ aes 32 ‖ hmac 32       | HAProxy `tls_sess_key_256` |
 //!
+//! Each branch of [`Stek::export`] cites the source file and function it follows.
 //! Note that nginx swaps the two secrets between its 48- and 80-byte files, HAProxy does not.
 
 use rand_core::CryptoRngCore;

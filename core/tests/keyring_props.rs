@@ -121,8 +121,17 @@ fn merged(a: &Keyring, b: &Keyring, now: u64) -> Keyring {
     out
 }
 
+/// 512 cases per property; failures are reported, not stored in a regressions file.
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: 512,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(config())]
 
     #[test]
     fn merge_matches_the_model(a in keyring_strategy(), b in keyring_strategy(), now in 0u64..250) {

@@ -123,7 +123,10 @@ impl Report {
 
 enum Event {
     /// A leader's keyring lands in the store.
-    Write { keyring: Keyring, writer_now: u64 },
+    Write {
+        keyring: Box<Keyring>,
+        writer_now: u64,
+    },
     /// A node reads the store (after a notice or on its poll).
     Read { node: usize },
 }
@@ -243,7 +246,7 @@ impl Sim {
     }
 
     fn write_from(&mut self, node: usize, real: u64) {
-        let keyring = self.nodes[node].keyring.duplicate();
+        let keyring = Box::new(self.nodes[node].keyring.duplicate());
         let writer_now = self.clock(node, real);
         self.send(
             real,
@@ -438,7 +441,8 @@ fn print(title: &str, cfg: &Config, report: &Report) {
         report.tickets_issued, report.open_checks, report.expiry_checks
     );
     println!(
-        "  keys made {}, epochs made twice (two leaders) {}, most keys held {}, messages {} ({} lost)",
+        "  keys made {}, epochs made twice (two leaders) {}, most keys held {}, \
+         messages {} ({} lost)",
         report.keys_made,
         report.epochs_made_twice,
         report.max_keys_held,
