@@ -163,15 +163,15 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// Shortest PSK, in bytes, that does not get a warning.
-pub const PSK_MIN_GOOD_LEN: usize = 16;
+pub(crate) const PSK_MIN_GOOD_LEN: usize = 16;
 /// Longest PSK accepted, in bytes (the old plugin's limit).
-pub const PSK_MAX_LEN: usize = atsreuse_core::keys::PSK_MAX_LEN;
+pub(crate) const PSK_MAX_LEN: usize = atsreuse_core::keys::PSK_MAX_LEN;
 /// Longest cluster name accepted, in bytes.
-pub const CLUSTER_NAME_MAX_LEN: usize = 128;
+pub(crate) const CLUSTER_NAME_MAX_LEN: usize = 128;
 /// Most Redis endpoints accepted.
-pub const ENDPOINTS_MAX: usize = 64;
+pub(crate) const ENDPOINTS_MAX: usize = 64;
 /// Port used when an endpoint names none.
-pub const DEFAULT_PORT: u16 = 6379;
+pub(crate) const DEFAULT_PORT: u16 = 6379;
 /// Most keys in a keyring (the core's capacity), used to check rotation settings.
 const KEYRING_CAPACITY: u64 = atsreuse_core::keyring::CAPACITY as u64;
 
@@ -244,18 +244,18 @@ const SYNONYMS: &[(&str, &str)] = &[
 
 /// Defaults, each documented in docs/config.md.
 mod defaults {
-    pub const ENDPOINT: &str = "127.0.0.1:6379";
-    pub const CONNECT_TIMEOUT_MS: u64 = 1_000;
-    pub const IO_TIMEOUT_MS: u64 = 2_000;
-    pub const RETRY_DELAY_MS: u64 = 1_000;
-    pub const ROTATION_INTERVAL_SECS: u64 = 25_200;
-    pub const LEAD_TIME_SECS: u64 = 300;
-    pub const TICKET_LIFETIME_SECS: u64 = 86_400;
-    pub const SESSION_LIFETIME_SECS: u64 = 300;
-    pub const SESSION_MAP_CAPACITY: u64 = 20_000;
-    pub const PUBLISH_QUEUE_CAPACITY: u64 = 1_000;
-    pub const LEASE_SECS: u64 = 30;
-    pub const KEYRING_POLL_SECS: u64 = 60;
+    pub(super) const ENDPOINT: &str = "127.0.0.1:6379";
+    pub(super) const CONNECT_TIMEOUT_MS: u64 = 1_000;
+    pub(super) const IO_TIMEOUT_MS: u64 = 2_000;
+    pub(super) const RETRY_DELAY_MS: u64 = 1_000;
+    pub(super) const ROTATION_INTERVAL_SECS: u64 = 25_200;
+    pub(super) const LEAD_TIME_SECS: u64 = 300;
+    pub(super) const TICKET_LIFETIME_SECS: u64 = 86_400;
+    pub(super) const SESSION_LIFETIME_SECS: u64 = 300;
+    pub(super) const SESSION_MAP_CAPACITY: u64 = 20_000;
+    pub(super) const PUBLISH_QUEUE_CAPACITY: u64 = 1_000;
+    pub(super) const LEASE_SECS: u64 = 30;
+    pub(super) const KEYRING_POLL_SECS: u64 = 60;
 }
 
 /// One `key=value` line of the file.
