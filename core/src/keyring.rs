@@ -136,6 +136,8 @@ impl KeyEntry {
         match self.times.cmp(&other.times) {
             Ordering::Less => true,
             Ordering::Greater => false,
+            // The common case, the same key seen again: a cheaper equality check first.
+            Ordering::Equal if self.stek.same_key(&other.stek) => false,
             Ordering::Equal => {
                 let mine = (self.stek.hmac_key(), self.stek.aes_key());
                 let theirs = (other.stek.hmac_key(), other.stek.aes_key());
