@@ -868,11 +868,11 @@ atsreuse_status atsreuse_redis_password(const uint8_t *psk,
  * `psk` points to `psk_len` readable bytes; `cluster` is NUL-terminated; `node_id` points to
  * 16 readable bytes; `out` to a writable `atsreuse_key_schedule`.
  */
-atsreuse_status atsreuse_key_schedule(const uint8_t *psk,
-                                      size_t psk_len,
-                                      const char *cluster,
-                                      const uint8_t *node_id,
-                                      struct atsreuse_key_schedule *out);
+atsreuse_status atsreuse_keys_derive(const uint8_t *psk,
+                                     size_t psk_len,
+                                     const char *cluster,
+                                     const uint8_t *node_id,
+                                     struct atsreuse_key_schedule *out);
 
 /**
  * Seals `plaintext` into an envelope of `kind` (an `atsreuse_kind` number) as the sender

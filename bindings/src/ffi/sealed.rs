@@ -55,14 +55,14 @@ pub unsafe extern "C" fn atsreuse_redis_password(
 /// `psk` points to `psk_len` readable bytes; `cluster` is NUL-terminated; `node_id` points to
 /// 16 readable bytes; `out` to a writable `atsreuse_key_schedule`.
 #[no_mangle]
-pub unsafe extern "C" fn atsreuse_key_schedule(
+pub unsafe extern "C" fn atsreuse_keys_derive(
     psk: *const u8,
     psk_len: usize,
     cluster: *const c_char,
     node_id: *const u8,
     out: *mut AtsreuseKeySchedule,
 ) -> AtsreuseStatus {
-    boundary("atsreuse_key_schedule", None, || {
+    boundary("atsreuse_keys_derive", None, || {
         // SAFETY: the caller's contract.
         let (psk_bytes, cluster, node, out) = unsafe {
             (
