@@ -4,7 +4,6 @@
 
 use atsreuse_core::envelope::{self, Freshness, Kind, OpenError, Sealer};
 use atsreuse_core::keys::{ClusterKeys, NodeId, Psk};
-use atsreuse_core::legacy::{self, LegacyKey};
 use atsreuse_core::session::{self, SessionRecord};
 use proptest::prelude::*;
 
@@ -159,59 +158,68 @@ proptest! {
             prop_assert_eq!(out, bytes);
         }
     }
+}
 
-    #[test]
-    fn legacy_session_round_trips(
-        pass in prop::collection::vec(any::<u8>(), 1..64),
-        der in prop::collection::vec(any::<u8>(), 1..600),
-    ) {
-        let key = LegacyKey::derive(&pass);
-        let mut payload = vec![0u8; legacy::session_payload_len(der.len())];
-        let n = legacy::encode_session(&key, &der, &mut payload).expect("encode");
-        prop_assert_eq!(n, payload.len());
-        let mut out = vec![0u8; n];
-        prop_assert_eq!(legacy::decode_session(&key, &payload, &mut out), Ok(&der[..]));
-    }
+/// The legacy codec (feature `legacy`).
+#[cfg(feature = "legacy")]
+mod legacy_props {
+    use super::*;
+    use atsreuse_core::legacy::{self, LegacyKey};
 
-    #[test]
-    fn legacy_stek_round_trips(pass in bytes(1..64), stek in any::<[u8; 48]>()) {
-        let key = LegacyKey::derive(&pass);
-        let payload = legacy::encode_stek(&key, &stek);
-        let mut back = [0u8; 48];
-        prop_assert_eq!(legacy::decode_stek(&key, &payload, &mut back), Ok(()));
-        prop_assert_eq!(back, stek);
-    }
-
-    #[test]
-    fn legacy_decoders_take_arbitrary_text_without_panic(text in bytes(0..200)) {
-        let key = LegacyKey::derive(b"secret");
-        let mut out = vec![0u8; 200];
-        let _ = legacy::decode_session(&key, &text, &mut out);
-        let mut small = [0u8; 7];
-        let _ = legacy::decode_session(&key, &text, &mut small);
-        let mut stek = [0u8; 48];
-        let _ = legacy::decode_stek(&key, &text, &mut stek);
-        let mut id = [0u8; session::ID_MAX_LEN];
-        if let Ok(n) = legacy::decode_session_id(&text, &mut id) {
-            prop_assert!((1..=session::ID_MAX_LEN).contains(&n));
+    proptest! {
+        #[test]
+        fn legacy_session_round_trips(
+            pass in prop::collection::vec(any::<u8>(), 1..64),
+            der in prop::collection::vec(any::<u8>(), 1..600),
+        ) {
+            let key = LegacyKey::derive(&pass);
+            let mut payload = vec![0u8; legacy::session_payload_len(der.len())];
+            let n = legacy::encode_session(&key, &der, &mut payload).expect("encode");
+            prop_assert_eq!(n, payload.len());
+            let mut out = vec![0u8; n];
+            prop_assert_eq!(legacy::decode_session(&key, &payload, &mut out), Ok(&der[..]));
         }
-    }
 
-    #[test]
-    fn base64_round_trips_and_url_safe_text_decodes_the_same(data in bytes(0..100)) {
-        let bytes = data;
-        let mut text = vec![0u8; legacy::base64_encoded_len(bytes.len())];
-        let n = legacy::base64_encode(&bytes, &mut text).expect("encode");
-        let mut back = vec![0u8; bytes.len()];
-        prop_assert_eq!(legacy::base64_decode(&text[..n], &mut back), Ok(bytes.len()));
-        prop_assert_eq!(&back, &bytes);
-        let url_safe = |c: &u8| match c {
-            b'+' => b'-',
-            b'/' => b'_',
-            c => *c,
-        };
-        let url: Vec<u8> = text.iter().map(url_safe).collect();
-        prop_assert_eq!(legacy::base64_decode(&url, &mut back), Ok(bytes.len()));
-        prop_assert_eq!(&back, &bytes);
+        #[test]
+        fn legacy_stek_round_trips(pass in bytes(1..64), stek in any::<[u8; 48]>()) {
+            let key = LegacyKey::derive(&pass);
+            let payload = legacy::encode_stek(&key, &stek);
+            let mut back = [0u8; 48];
+            prop_assert_eq!(legacy::decode_stek(&key, &payload, &mut back), Ok(()));
+            prop_assert_eq!(back, stek);
+        }
+
+        #[test]
+        fn legacy_decoders_take_arbitrary_text_without_panic(text in bytes(0..200)) {
+            let key = LegacyKey::derive(b"secret");
+            let mut out = vec![0u8; 200];
+            let _ = legacy::decode_session(&key, &text, &mut out);
+            let mut small = [0u8; 7];
+            let _ = legacy::decode_session(&key, &text, &mut small);
+            let mut stek = [0u8; 48];
+            let _ = legacy::decode_stek(&key, &text, &mut stek);
+            let mut id = [0u8; session::ID_MAX_LEN];
+            if let Ok(n) = legacy::decode_session_id(&text, &mut id) {
+                prop_assert!((1..=session::ID_MAX_LEN).contains(&n));
+            }
+        }
+
+        #[test]
+        fn base64_round_trips_and_url_safe_text_decodes_the_same(data in bytes(0..100)) {
+            let bytes = data;
+            let mut text = vec![0u8; legacy::base64_encoded_len(bytes.len())];
+            let n = legacy::base64_encode(&bytes, &mut text).expect("encode");
+            let mut back = vec![0u8; bytes.len()];
+            prop_assert_eq!(legacy::base64_decode(&text[..n], &mut back), Ok(bytes.len()));
+            prop_assert_eq!(&back, &bytes);
+            let url_safe = |c: &u8| match c {
+                b'+' => b'-',
+                b'/' => b'_',
+                c => *c,
+            };
+            let url: Vec<u8> = text.iter().map(url_safe).collect();
+            prop_assert_eq!(legacy::base64_decode(&url, &mut back), Ok(bytes.len()));
+            prop_assert_eq!(&back, &bytes);
+        }
     }
 }
