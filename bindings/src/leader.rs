@@ -15,11 +15,11 @@
 //!
 //! `rotate_now`: the leader introduces a key right away that activates after the lead time
 //! (at once when the lead time is 0; then a ticket sealed with it may reach a node that has
-//! not merged it yet for up to one poll interval, a full handshake for that client). At most
-//! one forced rotation per lead time (at least a second), so repeated requests cannot push
-//! live keys out of the keyring. On a node that does not lead, the request is published on the
+//! not merged it yet for up to one poll interval, a full handshake for that client). A request
+//! that arrives while a new key waits for its activation is ignored: that rotation is already
+//! under way, and repeated requests cannot pile up keys. On a node that does not lead, the request is published on the
 //! keyring channel for the leader; that notice is not authenticated, so anyone with Redis
-//! access can ask for one rotation per lead time, which only adds a fresh key.
+//! access can ask for rotations, each of which only adds a fresh key.
 
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::sync_channel;
@@ -60,7 +60,11 @@ pub(crate) fn run_leader(shared: &Shared) {
         update_gauges(shared);
         let leading = is_leader(shared);
         if leading != state.was_leader {
-            let what = if leading { "this node now leads rotation" } else { "this node no longer leads rotation" };
+            let what = if leading {
+                "this node now leads rotation"
+            } else {
+                "this node no longer leads rotation"
+            };
             shared.log(LogLevel::Info, format_args!("{what}"));
             state.was_leader = leading;
         }
@@ -112,7 +116,8 @@ fn lead(shared: &Shared, state: &mut Leader, now: u64) {
     }
     let held = shared.keystore.candidate();
     let plan = rotation::plan(&shared.settings, &held, now);
-    let forced = shared.rotate_local.swap(false, Ordering::AcqRel) | shared.rotate_remote.swap(false, Ordering::AcqRel);
+    let forced = shared.rotate_local.swap(false, Ordering::AcqRel)
+        | shared.rotate_remote.swap(false, Ordering::AcqRel);
     let next_epoch = shared.keystore.max_epoch_seen().max(held.epoch()) + 1;
     let introduce = match plan.introduce {
         Some((epoch, times)) => Some((epoch.max(next_epoch), times)),
@@ -126,36 +131,64 @@ fn lead(shared: &Shared, state: &mut Leader, now: u64) {
 
 /// The pod has no keyring: this node's start key becomes epoch 1, active since it started.
 fn found(shared: &Shared, state: &mut Leader, now: u64) {
-    let Some(keyring) = shared.keystore.founding_keyring(shared.settings.interval_secs) else {
+    let Some(keyring) = shared.keystore.founding_keyring(&shared.settings) else {
         return;
     };
     if store(shared, &keyring, now) {
-        shared.log(LogLevel::Info, format_args!("founded the pod keyring, epoch {}", keyring.epoch()));
+        shared.log(
+            LogLevel::Info,
+            format_args!("founded the pod keyring, epoch {}", keyring.epoch()),
+        );
     } else {
         state.next_try = Instant::now() + shared.config.keyring_poll_interval;
     }
 }
 
-/// The times of a forced key, or `None` when the newest key is younger than the lead time.
+/// The times of a forced key, or `None` while a key introduced earlier waits for its
+/// activation (the rotation asked for is already under way).
 fn forced_times(shared: &Shared, held: &Keyring, now: u64) -> Option<KeyTimes> {
-    let lead = shared.settings.lead_secs;
-    let newest = held.entries().iter().map(|e| e.times.introduce_at).max().unwrap_or(0);
-    if now < newest + lead.max(1) {
-        shared.log(LogLevel::Info, format_args!("rotation request ignored: the newest key is younger than the lead time"));
+    let pending = held
+        .entries()
+        .iter()
+        .any(|e| e.times.introduce_at <= now && now < e.times.activate_at);
+    if pending {
+        shared.log(
+            LogLevel::Info,
+            format_args!("rotation request ignored: a new key is already waiting to activate"),
+        );
         return None;
     }
+    let lead = shared.settings.lead_secs;
     let activate_at = now + lead;
     Some(KeyTimes {
         introduce_at: now,
         activate_at,
-        expire_at: activate_at + shared.settings.interval_secs + shared.settings.ticket_lifetime_secs,
+        // As the core's schedule: one interval encrypting, then lead + ticket lifetime decrypting.
+        expire_at: activate_at
+            + shared.settings.interval_secs
+            + shared.settings.ticket_lifetime_secs
+            + lead,
     })
 }
 
-fn rotate(shared: &Shared, state: &mut Leader, mut candidate: Keyring, epoch: u64, times: KeyTimes, now: u64) {
-    let entry = KeyEntry { epoch, times, stek: Stek::generate(&mut OsRng) };
+fn rotate(
+    shared: &Shared,
+    state: &mut Leader,
+    mut candidate: Keyring,
+    epoch: u64,
+    times: KeyTimes,
+    now: u64,
+) {
+    let entry = KeyEntry {
+        epoch,
+        times,
+        stek: Stek::generate(&mut OsRng),
+    };
     if let Err(err) = candidate.insert(entry) {
-        shared.log(LogLevel::Error, format_args!("cannot add key epoch {epoch} to the keyring: {err:?}"));
+        shared.log(
+            LogLevel::Error,
+            format_args!("cannot add key epoch {epoch} to the keyring: {err:?}"),
+        );
         state.next_try = Instant::now() + shared.config.keyring_poll_interval;
         return;
     }
@@ -164,11 +197,19 @@ fn rotate(shared: &Shared, state: &mut Leader, mut candidate: Keyring, epoch: u6
         bump(&shared.counters.rotations);
         shared.log(
             LogLevel::Info,
-            format_args!("rotated: key epoch {epoch} introduced, activates at {}", times.activate_at),
+            format_args!(
+                "rotated: key epoch {epoch} introduced, activates at {}",
+                times.activate_at
+            ),
         );
     } else {
         // Another node stored a newer keyring: drop the candidate, read again, plan again.
-        shared.log(LogLevel::Info, format_args!("rotation to epoch {epoch} lost a compare-and-set; reading the keyring again"));
+        shared.log(
+            LogLevel::Info,
+            format_args!(
+                "rotation to epoch {epoch} lost a compare-and-set; reading the keyring again"
+            ),
+        );
         for ep in &shared.endpoints {
             ep.refresh.store(true, Ordering::Release);
         }
@@ -185,9 +226,20 @@ fn store(shared: &Shared, keyring: &Keyring, now: u64) -> bool {
     let blob = Arc::new(blob);
     let (reply, replies) = sync_channel(shared.endpoints.len().max(1));
     let mut asked = 0;
-    for ep in shared.endpoints.iter().filter(|e| e.control_up.load(Ordering::Acquire)) {
-        let cmd = ControlCmd::Write { epoch, blob: Arc::clone(&blob), reply: reply.clone() };
-        let sender = ep.control.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    for ep in shared
+        .endpoints
+        .iter()
+        .filter(|e| e.control_up.load(Ordering::Acquire))
+    {
+        let cmd = ControlCmd::Write {
+            epoch,
+            blob: Arc::clone(&blob),
+            reply: reply.clone(),
+        };
+        let sender = ep
+            .control
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if sender.send(cmd).is_ok() {
             asked += 1;
         }
@@ -225,9 +277,15 @@ fn forward_rotation(shared: &Shared, state: &mut Leader) {
         state.forwarding = None;
         return;
     }
-    if state.last_forward.map_or(true, |at| at.elapsed() >= Duration::from_secs(1)) {
+    if state
+        .last_forward
+        .map_or(true, |at| at.elapsed() >= Duration::from_secs(1))
+    {
         for ep in &shared.endpoints {
-            let sender = ep.control.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let sender = ep
+                .control
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             let _ = sender.send(ControlCmd::AskRotation);
         }
         state.last_forward = Some(Instant::now());

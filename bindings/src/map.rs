@@ -154,14 +154,26 @@ impl SessionMap {
         let used = shard.clock;
         shard.order.insert(used, *id);
         let der = Zeroizing::new(der.to_vec());
-        shard.entries.insert(*id, Entry { der, expires_at, used });
+        shard.entries.insert(
+            *id,
+            Entry {
+                der,
+                expires_at,
+                used,
+            },
+        );
         self.len.fetch_add(1, Ordering::Relaxed);
         true
     }
 
     /// Copies the DER of `id` into `out`; `Ok(None)` when unknown or expired (an expired
     /// session is erased on the way).
-    pub fn lookup(&self, id: &SessionId, out: &mut [u8], now: u64) -> Result<Option<usize>, LookupError> {
+    pub fn lookup(
+        &self,
+        id: &SessionId,
+        out: &mut [u8],
+        now: u64,
+    ) -> Result<Option<usize>, LookupError> {
         let mut shard = self.shard(id);
         let (expires_at, used, der_len) = match shard.entries.get(id) {
             Some(entry) => (entry.expires_at, entry.used, entry.der.len()),
@@ -240,7 +252,10 @@ mod tests {
         let map = SessionMap::new(64);
         map.insert(&id(1), b"0123456789", 100, 10);
         let mut out = [0u8; 4];
-        assert_eq!(map.lookup(&id(1), &mut out, 11), Err(LookupError::BufferTooSmall(10)));
+        assert_eq!(
+            map.lookup(&id(1), &mut out, 11),
+            Err(LookupError::BufferTooSmall(10))
+        );
     }
 
     #[test]

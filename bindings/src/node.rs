@@ -112,14 +112,20 @@ impl Node {
         let psk_bytes = config
             .read_psk_file()
             .map_err(|err| NodeError::Psk(format!("{psk_file}: cannot read: {err}")))?;
-        let psk = Psk::from_file_bytes(&psk_bytes).map_err(|err| NodeError::Psk(format!("{psk_file}: {err:?}")))?;
-        let keys = ClusterKeys::derive(&psk, &config.cluster_name)
-            .map_err(|err| NodeError::Config(format!("{}: cluster name: {err:?}", config.path.display())))?;
+        let psk = Psk::from_file_bytes(&psk_bytes)
+            .map_err(|err| NodeError::Psk(format!("{psk_file}: {err:?}")))?;
+        let keys = ClusterKeys::derive(&psk, &config.cluster_name).map_err(|err| {
+            NodeError::Config(format!("{}: cluster name: {err:?}", config.path.display()))
+        })?;
         let password = redis_password(&config, &psk, &psk_bytes)?;
         drop(psk_bytes);
         let ca_pem = match &config.redis_ca_file {
             Some(path) => Some(std::fs::read(path).map_err(|err| {
-                NodeError::Config(format!("{}: CA file {}: {err}", config.path.display(), path.display()))
+                NodeError::Config(format!(
+                    "{}: CA file {}: {err}",
+                    config.path.display(),
+                    path.display()
+                ))
             })?),
             None => None,
         };
@@ -128,9 +134,12 @@ impl Node {
             lead_secs: config.lead_time.as_secs(),
             ticket_lifetime_secs: config.ticket_lifetime.as_secs(),
         };
-        settings
-            .validate()
-            .map_err(|err| NodeError::Config(format!("{}: rotation settings: {err:?}", config.path.display())))?;
+        settings.validate().map_err(|err| {
+            NodeError::Config(format!(
+                "{}: rotation settings: {err:?}",
+                config.path.display()
+            ))
+        })?;
 
         let mut id = [0u8; 16];
         OsRng.fill_bytes(&mut id);
@@ -141,7 +150,10 @@ impl Node {
             times: KeyTimes {
                 introduce_at: now,
                 activate_at: now,
-                expire_at: now + settings.interval_secs + settings.ticket_lifetime_secs,
+                expire_at: now
+                    + settings.interval_secs
+                    + settings.ticket_lifetime_secs
+                    + settings.lead_secs,
             },
             stek: Stek::generate(&mut OsRng),
         };
@@ -186,11 +198,18 @@ impl Node {
             rotate_remote: AtomicBool::new(false),
             started: Instant::now(),
         });
-        set(&shared.counters.redis_endpoints, shared.endpoints.len() as u64);
+        set(
+            &shared.counters.redis_endpoints,
+            shared.endpoints.len() as u64,
+        );
         // The local key reaches ATS before start returns: tickets can be issued at once.
         shared.keystore.refresh(&shared, now);
 
-        let mut node = Node { shared, queue: Some(queue_tx), threads: Vec::new() };
+        let mut node = Node {
+            shared,
+            queue: Some(queue_tx),
+            threads: Vec::new(),
+        };
         node.spawn_all(queue_rx, send_queues, control_queues)?;
         node.shared.log(
             crate::node::LogLevel::Info,
@@ -212,9 +231,15 @@ impl Node {
         use crate::dist::{control, sessions, subscriber};
         self.spawn("sealer", move |s| sessions::run_sealer(s, queue))?;
         for (i, (send, control)) in send_queues.into_iter().zip(control_queues).enumerate() {
-            self.spawn(&format!("sub-{i}"), move |s| subscriber::run_subscriber(s, i))?;
-            self.spawn(&format!("pub-{i}"), move |s| sessions::run_publisher(s, i, send))?;
-            self.spawn(&format!("ctl-{i}"), move |s| control::run_control(s, i, control))?;
+            self.spawn(&format!("sub-{i}"), move |s| {
+                subscriber::run_subscriber(s, i)
+            })?;
+            self.spawn(&format!("pub-{i}"), move |s| {
+                sessions::run_publisher(s, i, send)
+            })?;
+            self.spawn(&format!("ctl-{i}"), move |s| {
+                control::run_control(s, i, control)
+            })?;
         }
         self.spawn("leader", crate::leader::run_leader)?;
         Ok(())
@@ -233,7 +258,10 @@ impl Node {
             .name(name)
             .spawn(move || {
                 if catch_unwind(AssertUnwindSafe(|| body(&shared))).is_err() {
-                    shared.log(LogLevel::Error, format_args!("thread {label} failed and stopped"));
+                    shared.log(
+                        LogLevel::Error,
+                        format_args!("thread {label} failed and stopped"),
+                    );
                 }
             })
             .map_err(NodeError::Spawn)?;
@@ -248,12 +276,17 @@ impl Node {
             return Err(NodeError::BadArgument("session id must be 1 to 32 bytes"));
         };
         if der.is_empty() || der.len() > DER_MAX_LEN {
-            return Err(NodeError::BadArgument("session DER must be 1 to 10240 bytes"));
+            return Err(NodeError::BadArgument(
+                "session DER must be 1 to 10240 bytes",
+            ));
         }
         let Some(queue) = &self.queue else {
             return Err(NodeError::Stopped);
         };
-        let pending = Pending { id, der: Zeroizing::new(der.to_vec()) };
+        let pending = Pending {
+            id,
+            der: Zeroizing::new(der.to_vec()),
+        };
         match queue.try_send(pending) {
             Ok(()) => {
                 bump(&self.shared.counters.sessions_published);
@@ -331,12 +364,20 @@ impl Drop for Node {
 }
 
 /// The Redis password the config asks for (never logged).
-fn redis_password(config: &Config, psk: &Psk, psk_bytes: &[u8]) -> Result<Option<Zeroizing<String>>, NodeError> {
+fn redis_password(
+    config: &Config,
+    psk: &Psk,
+    psk_bytes: &[u8],
+) -> Result<Option<Zeroizing<String>>, NodeError> {
     let as_text = |bytes: &[u8], what: &str| -> Result<Zeroizing<String>, NodeError> {
         let trimmed = trim_newlines(bytes);
         std::str::from_utf8(trimmed)
             .map(|s| Zeroizing::new(s.to_owned()))
-            .map_err(|_| NodeError::Psk(format!("{what} is not UTF-8 text and cannot be sent as a Redis password")))
+            .map_err(|_| {
+                NodeError::Psk(format!(
+                    "{what} is not UTF-8 text and cannot be sent as a Redis password"
+                ))
+            })
     };
     match &config.redis_password {
         RedisPassword::Derived => {
@@ -347,10 +388,9 @@ fn redis_password(config: &Config, psk: &Psk, psk_bytes: &[u8]) -> Result<Option
         }
         RedisPassword::Psk => as_text(psk_bytes, "the PSK").map(Some),
         RedisPassword::File(path) => {
-            let bytes = Zeroizing::new(
-                std::fs::read(path)
-                    .map_err(|err| NodeError::Config(format!("Redis password file {}: {err}", path.display())))?,
-            );
+            let bytes = Zeroizing::new(std::fs::read(path).map_err(|err| {
+                NodeError::Config(format!("Redis password file {}: {err}", path.display()))
+            })?);
             as_text(&bytes, "the Redis password file").map(Some)
         }
         RedisPassword::None => Ok(None),

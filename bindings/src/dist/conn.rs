@@ -4,8 +4,8 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 use redis::{
-    Client, Connection, ConnectionAddr, ConnectionInfo, ErrorKind, ProtocolVersion, RedisConnectionInfo,
-    RedisError, RetryMethod, TlsCertificates,
+    Client, Connection, ConnectionAddr, ConnectionInfo, ErrorKind, ProtocolVersion,
+    RedisConnectionInfo, RedisError, RetryMethod, TlsCertificates,
 };
 
 use super::Shared;
@@ -32,7 +32,9 @@ pub(crate) fn classify(err: &RedisError) -> Recovery {
         return Recovery::Reconnect;
     }
     match err.retry_method() {
-        RetryMethod::Reconnect | RetryMethod::ReconnectFromInitialConnections => Recovery::Reconnect,
+        RetryMethod::Reconnect | RetryMethod::ReconnectFromInitialConnections => {
+            Recovery::Reconnect
+        }
         RetryMethod::RetryImmediately | RetryMethod::WaitAndRetry => Recovery::Retry,
         RetryMethod::NoRetry => Recovery::GiveUp,
         // Cluster redirects: atsreuse talks to plain Redis servers; a redirect means the
@@ -60,7 +62,10 @@ pub(crate) struct Backoff {
 
 impl Backoff {
     pub(crate) fn new(base: Duration) -> Backoff {
-        Backoff { base: base.max(Duration::from_millis(10)), step: 0 }
+        Backoff {
+            base: base.max(Duration::from_millis(10)),
+            step: 0,
+        }
     }
 
     /// The next wait; each call doubles it until 8 × base.
@@ -156,7 +161,10 @@ impl<'s> Link<'s> {
         let wait = self.backoff.next_wait();
         self.next_attempt = Instant::now() + wait;
         let (level, what) = if is_auth_error(err) {
-            (LogLevel::Error, "credentials refused (check the Redis user and password)")
+            (
+                LogLevel::Error,
+                "credentials refused (check the Redis user and password)",
+            )
         } else if self.failing {
             (LogLevel::Debug, "connect failed")
         } else {
@@ -185,11 +193,19 @@ impl<'s> Link<'s> {
             Recovery::Reconnect => self.lost(err, doing),
             Recovery::Retry => self.shared.log(
                 LogLevel::Debug,
-                format_args!("redis {} ({}): {doing}: {err}; will retry", self.label(), self.role),
+                format_args!(
+                    "redis {} ({}): {doing}: {err}; will retry",
+                    self.label(),
+                    self.role
+                ),
             ),
             Recovery::GiveUp => self.shared.log(
                 LogLevel::Warn,
-                format_args!("redis {} ({}): {doing} refused: {err}", self.label(), self.role),
+                format_args!(
+                    "redis {} ({}): {doing} refused: {err}",
+                    self.label(),
+                    self.role
+                ),
             ),
         }
         recovery
@@ -277,7 +293,10 @@ mod tests {
     fn timeouts_and_dropped_connections_mean_reconnect() {
         let timeout = RedisError::from(std::io::Error::new(std::io::ErrorKind::TimedOut, "t"));
         assert_eq!(classify(&timeout), Recovery::Reconnect);
-        let reset = RedisError::from(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "r"));
+        let reset = RedisError::from(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "r",
+        ));
         assert_eq!(classify(&reset), Recovery::Reconnect);
     }
 

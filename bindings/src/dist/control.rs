@@ -88,7 +88,9 @@ pub(crate) fn run_control(shared: &Shared, endpoint: usize, commands: Receiver<C
         control.round();
     }
     control.release_lease();
-    shared.endpoints[endpoint].control_up.store(false, Ordering::Release);
+    shared.endpoints[endpoint]
+        .control_up
+        .store(false, Ordering::Release);
 }
 
 impl Control<'_> {
@@ -106,7 +108,10 @@ impl Control<'_> {
             ControlCmd::AskRotation => {
                 let channel = self.shared.names.keyring_channel.clone();
                 if let Some(con) = self.link.get() {
-                    let sent = redis::cmd("PUBLISH").arg(channel).arg(NOTICE_ROTATE).query::<()>(con);
+                    let sent = redis::cmd("PUBLISH")
+                        .arg(channel)
+                        .arg(NOTICE_ROTATE)
+                        .query::<()>(con);
                     if let Err(err) = sent {
                         self.failure(&err, "rotation request");
                     }
@@ -148,7 +153,10 @@ impl Control<'_> {
     fn read(&mut self) {
         let key = self.shared.names.keyring_key.clone();
         let Some(con) = self.link.get() else { return };
-        let fetched = redis::cmd("HGET").arg(&key).arg("blob").query::<Option<Vec<u8>>>(con);
+        let fetched = redis::cmd("HGET")
+            .arg(&key)
+            .arg("blob")
+            .query::<Option<Vec<u8>>>(con);
         let blob = match fetched {
             Ok(blob) => blob,
             Err(err) => {
@@ -156,7 +164,9 @@ impl Control<'_> {
                 return;
             }
         };
-        self.state().keyring_read_once.store(true, Ordering::Release);
+        self.state()
+            .keyring_read_once
+            .store(true, Ordering::Release);
         let stored_epoch = match blob {
             None => 0,
             Some(blob) => match self.take_stored(&blob) {
@@ -170,7 +180,10 @@ impl Control<'_> {
                 if self.write(epoch, &sealed) {
                     shared.log(
                         LogLevel::Info,
-                        format_args!("redis {}: stored keyring epoch {epoch} (it had {stored_epoch})", self.link.label()),
+                        format_args!(
+                            "redis {}: stored keyring epoch {epoch} (it had {stored_epoch})",
+                            self.link.label()
+                        ),
                     );
                 }
             }
@@ -214,7 +227,10 @@ impl Control<'_> {
         }
         shared.log(
             LogLevel::Warn,
-            format_args!("redis {}: stored keyring refused ({reason:?}); nothing installed", self.link.label()),
+            format_args!(
+                "redis {}: stored keyring refused ({reason:?}); nothing installed",
+                self.link.label()
+            ),
         );
         self.last_refused = Some(blob.to_vec());
     }
@@ -223,12 +239,17 @@ impl Control<'_> {
     fn write(&mut self, epoch: u64, blob: &[u8]) -> bool {
         let names = &self.shared.names;
         let (key, channel) = (names.keyring_key.clone(), names.keyring_channel.clone());
-        let Some(con) = self.link.get() else { return false };
+        let Some(con) = self.link.get() else {
+            return false;
+        };
         let stored = self.cas.key(&key).arg(epoch).arg(blob).invoke::<i64>(con);
         match stored {
             Ok(1) => {
                 bump(&self.shared.counters.keyring_writes);
-                let notice = redis::cmd("PUBLISH").arg(&channel).arg(NOTICE_KEYRING).query::<()>(con);
+                let notice = redis::cmd("PUBLISH")
+                    .arg(&channel)
+                    .arg(NOTICE_KEYRING)
+                    .query::<()>(con);
                 if let Err(err) = notice {
                     self.failure(&err, "keyring notice");
                 }
@@ -252,7 +273,12 @@ impl Control<'_> {
         let holding = self.state().holds_lease(sent_ms);
         let Some(con) = self.link.get() else { return };
         let result = if holding {
-            self.renew.key(&key).arg(&shared.node_hex).arg(lease_ms).invoke::<i64>(con).map(|n| n == 1)
+            self.renew
+                .key(&key)
+                .arg(&shared.node_hex)
+                .arg(lease_ms)
+                .invoke::<i64>(con)
+                .map(|n| n == 1)
         } else {
             acquire(con, &key, &shared.node_hex, lease_ms)
         };
@@ -266,7 +292,10 @@ impl Control<'_> {
             }
             Ok(false) => {
                 if holding {
-                    shared.log(LogLevel::Info, format_args!("redis {}: lease lost", self.link.label()));
+                    shared.log(
+                        LogLevel::Info,
+                        format_args!("redis {}: lease lost", self.link.label()),
+                    );
                 }
                 self.state().lease_until_ms.store(0, Ordering::Release);
                 // Not holding: try again soon, so a released lease is taken quickly.
@@ -288,13 +317,23 @@ impl Control<'_> {
         self.state().lease_until_ms.store(0, Ordering::Release);
         let key = shared.names.leader_key.clone();
         if let Some(con) = self.link.get() {
-            let _ = self.release.key(&key).arg(&shared.node_hex).invoke::<i64>(con);
+            let _ = self
+                .release
+                .key(&key)
+                .arg(&shared.node_hex)
+                .invoke::<i64>(con);
         }
     }
 }
 
 /// `SET key node NX PX lease`: whether the lease was taken.
 fn acquire(con: &mut Connection, key: &str, node: &str, lease_ms: u64) -> Result<bool, RedisError> {
-    let reply: Option<String> = redis::cmd("SET").arg(key).arg(node).arg("NX").arg("PX").arg(lease_ms).query(con)?;
+    let reply: Option<String> = redis::cmd("SET")
+        .arg(key)
+        .arg(node)
+        .arg("NX")
+        .arg("PX")
+        .arg(lease_ms)
+        .query(con)?;
     Ok(reply.is_some())
 }

@@ -14,6 +14,7 @@ use std::sync::{Mutex, MutexGuard};
 use atsreuse_core::envelope::{self, Kind, OpenError, Sealer, OVERHEAD};
 use atsreuse_core::keyring::{KeyEntry, KeyTimes, Keyring, ATS_BLOCK_MAX_LEN, ENCODED_MAX_LEN};
 use atsreuse_core::keys::ClusterKeys;
+use atsreuse_core::rotation::Settings;
 use atsreuse_core::stek::{Layout, ATS_LEN};
 use zeroize::Zeroizing;
 
@@ -75,7 +76,9 @@ impl KeyStore {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // Every update below is done on a copy or as one merge, so the data behind a poisoned
         // lock is still a valid keyring.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The epoch of the held keyring (0: none yet).
@@ -96,7 +99,12 @@ impl KeyStore {
     /// Opens a stored keyring (no freshness window: it is stored, not sent) and merges it.
     /// A keyring older than the one held is refused and installs nothing.
     /// Returns what the merge did and the stored keyring's epoch.
-    pub(crate) fn receive(&self, keys: &ClusterKeys, blob: &[u8], now: u64) -> Result<(Received, u64), Rejected> {
+    pub(crate) fn receive(
+        &self,
+        keys: &ClusterKeys,
+        blob: &[u8],
+        now: u64,
+    ) -> Result<(Received, u64), Rejected> {
         let keyring = open_keyring(keys, blob)?;
         let mut inner = self.lock();
         if keyring.epoch() < inner.held.epoch() {
@@ -118,17 +126,24 @@ impl KeyStore {
 
     /// The keyring a founding leader stores when the pod has none: its start key as the first
     /// key, active since this node started. `None` if the start key is gone.
-    pub(crate) fn founding_keyring(&self, interval_secs: u64) -> Option<Keyring> {
+    pub(crate) fn founding_keyring(&self, settings: &Settings) -> Option<Keyring> {
         let inner = self.lock();
         let start = inner.start_key.as_ref()?;
         let epoch = inner.max_epoch_seen.max(start.epoch) + 1;
         let times = KeyTimes {
             introduce_at: start.times.introduce_at,
             activate_at: start.times.activate_at,
-            expire_at: start.times.activate_at + interval_secs + self.ticket_lifetime_secs,
+            expire_at: start.times.activate_at
+                + settings.interval_secs
+                + settings.ticket_lifetime_secs
+                + settings.lead_secs,
         };
         let mut keyring = Keyring::new();
-        let entry = KeyEntry { epoch, times, stek: start.stek.duplicate() };
+        let entry = KeyEntry {
+            epoch,
+            times,
+            stek: start.stek.duplicate(),
+        };
         keyring.insert(entry).ok()?;
         Some(keyring)
     }
@@ -176,7 +191,8 @@ pub(crate) fn open_keyring(keys: &ClusterKeys, blob: &[u8]) -> Result<Keyring, R
         return Err(Rejected::Open(OpenError::Malformed));
     }
     let mut plain = Zeroizing::new([0u8; ENCODED_MAX_LEN]);
-    let (_, body) = envelope::open(keys, Kind::Keyring, blob, None, &mut plain[..]).map_err(Rejected::Open)?;
+    let (_, body) =
+        envelope::open(keys, Kind::Keyring, blob, None, &mut plain[..]).map_err(Rejected::Open)?;
     Keyring::decode(body).map_err(|_| Rejected::Decode)
 }
 
@@ -188,9 +204,13 @@ pub(crate) fn seal_keyring(shared: &Shared, keyring: &Keyring, now: u64) -> Opti
     let mut plain = Zeroizing::new([0u8; ENCODED_MAX_LEN]);
     let len = keyring.encode(&mut plain[..]).ok()?;
     let mut out = vec![0u8; len + OVERHEAD];
-    let mut sealer: MutexGuard<'_, Sealer> =
-        shared.keyring_sealer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let sealed = sealer.seal(&shared.keys, Kind::Keyring, now, &plain[..len], &mut out).ok()?;
+    let mut sealer: MutexGuard<'_, Sealer> = shared
+        .keyring_sealer
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let sealed = sealer
+        .seal(&shared.keys, Kind::Keyring, now, &plain[..len], &mut out)
+        .ok()?;
     out.truncate(sealed);
     Some((keyring.epoch(), out))
 }
@@ -202,7 +222,10 @@ fn retire_start_key(inner: &mut Inner, now: u64, ticket_lifetime_secs: u64) {
     if inner.start_key_retire_at.is_none() && inner.held.encrypting_at(now).is_some() {
         inner.start_key_retire_at = Some(now + ticket_lifetime_secs);
     }
-    let expired = inner.start_key.as_ref().is_some_and(|k| now >= k.times.expire_at);
+    let expired = inner
+        .start_key
+        .as_ref()
+        .is_some_and(|k| now >= k.times.expire_at);
     let retired = inner.start_key_retire_at.is_some_and(|at| now >= at);
     if expired || retired {
         // Dropping the entry erases the STEK.
@@ -214,11 +237,21 @@ fn retire_start_key(inner: &mut Inner, now: u64, ticket_lifetime_secs: u64) {
 /// pod keyring holds it already; the start key encrypts only while the pod has no key.
 fn build_block(inner: &Inner, now: u64) -> Zeroizing<Vec<u8>> {
     let mut block = Zeroizing::new(vec![0u8; ATS_BLOCK_MAX_LEN + ATS_LEN]);
-    let mut len = inner.held.ats_block_at(now, &mut block[..ATS_BLOCK_MAX_LEN]).unwrap_or(0);
+    let mut len = inner
+        .held
+        .ats_block_at(now, &mut block[..ATS_BLOCK_MAX_LEN])
+        .unwrap_or(0);
     if let Some(start) = &inner.start_key {
-        let in_pod = inner.held.entries().iter().any(|e| e.stek.name() == start.stek.name());
+        let in_pod = inner
+            .held
+            .entries()
+            .iter()
+            .any(|e| e.stek.name() == start.stek.name());
         if !in_pod {
-            if let Ok(n) = start.stek.export(Layout::Ats, &mut block[len..len + ATS_LEN]) {
+            if let Ok(n) = start
+                .stek
+                .export(Layout::Ats, &mut block[len..len + ATS_LEN])
+            {
                 len += n;
             }
         }

@@ -72,7 +72,10 @@ fn seal_and_fan_out(shared: &Shared, sealer: &mut Sealer, pending: &Pending, pla
         Ok(n) => out.truncate(n),
         Err(err) => {
             bump(&shared.counters.sessions_dropped);
-            shared.log(LogLevel::Error, format_args!("cannot seal a session: {err:?}"));
+            shared.log(
+                LogLevel::Error,
+                format_args!("cannot seal a session: {err:?}"),
+            );
             return;
         }
     }
@@ -120,7 +123,10 @@ pub(crate) fn run_publisher(shared: &Shared, endpoint: usize, queue: Receiver<Ar
         };
         let mut pipe = redis::pipe();
         for envelope in &batch {
-            pipe.cmd("PUBLISH").arg(channel).arg(envelope.as_slice()).ignore();
+            pipe.cmd("PUBLISH")
+                .arg(channel)
+                .arg(envelope.as_slice())
+                .ignore();
         }
         if let Err(err) = pipe.query::<()>(con) {
             link.failed(&err, "PUBLISH");
@@ -160,7 +166,13 @@ pub(crate) fn receive_session(shared: &Shared, payload: &[u8]) {
         max_future_secs: SESSION_MAX_FUTURE_SECS,
     };
     let mut plain = Zeroizing::new(vec![0u8; RECORD_MAX_LEN]);
-    let body = match envelope::open(&shared.keys, Kind::Session, payload, Some(freshness), &mut plain) {
+    let body = match envelope::open(
+        &shared.keys,
+        Kind::Session,
+        payload,
+        Some(freshness),
+        &mut plain,
+    ) {
         Ok((_, body)) => body,
         Err(err) => {
             count_open_error(shared, err);
@@ -176,7 +188,9 @@ pub(crate) fn receive_session(shared: &Shared, payload: &[u8]) {
         return;
     };
     // The sender's expiry, capped by this node's own session lifetime.
-    let expires_at = record.expires_at.min(now + shared.config.session_lifetime.as_secs());
+    let expires_at = record
+        .expires_at
+        .min(now + shared.config.session_lifetime.as_secs());
     if shared.map.insert(&id, record.der, expires_at, now) {
         bump(&counters.sessions_received);
     }
@@ -189,9 +203,10 @@ pub(crate) fn count_open_error(shared: &Shared, err: OpenError) {
     let counter = match err {
         OpenError::BadTag => &counters.rejected_bad_tag,
         OpenError::TooOld | OpenError::FromFuture => &counters.rejected_stale,
-        OpenError::Malformed | OpenError::UnknownVersion | OpenError::WrongKind | OpenError::BufferTooSmall => {
-            &counters.rejected_malformed
-        }
+        OpenError::Malformed
+        | OpenError::UnknownVersion
+        | OpenError::WrongKind
+        | OpenError::BufferTooSmall => &counters.rejected_malformed,
         // A reason added to the core later: counted as malformed until it gets its own counter.
         _ => &counters.rejected_malformed,
     };

@@ -36,7 +36,11 @@ pub(crate) fn run_subscriber(shared: &Shared, endpoint: usize) {
 }
 
 /// Subscribes and handles messages until shutdown (`Ok`) or an error.
-fn listen(shared: &Shared, endpoint: usize, con: &mut Connection) -> Result<(), (RedisError, &'static str)> {
+fn listen(
+    shared: &Shared,
+    endpoint: usize,
+    con: &mut Connection,
+) -> Result<(), (RedisError, &'static str)> {
     let state = &shared.endpoints[endpoint];
     let names = &shared.names;
     let mut pubsub = con.as_pubsub();
@@ -45,7 +49,9 @@ fn listen(shared: &Shared, endpoint: usize, con: &mut Connection) -> Result<(), 
         .map_err(|e| (e, "SUBSCRIBE"))?;
     // Short reads so the shutdown flag is seen within a tick; a timed-out read loses nothing
     // (the client keeps a partly read reply for the next call).
-    pubsub.set_read_timeout(Some(TICK)).map_err(|e| (e, "SUBSCRIBE"))?;
+    pubsub
+        .set_read_timeout(Some(TICK))
+        .map_err(|e| (e, "SUBSCRIBE"))?;
     state.subscribed.store(true, Ordering::Release);
     // Notices sent while this node was not subscribed are lost: read the keyring again.
     state.refresh.store(true, Ordering::Release);
@@ -62,7 +68,9 @@ fn listen(shared: &Shared, endpoint: usize, con: &mut Connection) -> Result<(), 
                         .set_read_timeout(Some(shared.config.io_timeout))
                         .map_err(|e| (e, "PING"))?;
                     pubsub.ping::<()>().map_err(|e| (e, "PING"))?;
-                    pubsub.set_read_timeout(Some(TICK)).map_err(|e| (e, "PING"))?;
+                    pubsub
+                        .set_read_timeout(Some(TICK))
+                        .map_err(|e| (e, "PING"))?;
                     last_heard = Instant::now();
                 }
             }
@@ -79,10 +87,15 @@ fn handle(shared: &Shared, endpoint: usize, msg: &Msg) {
         receive_session(shared, payload);
     } else if channel == shared.names.keyring_channel {
         if payload == NOTICE_KEYRING {
-            shared.endpoints[endpoint].refresh.store(true, Ordering::Release);
+            shared.endpoints[endpoint]
+                .refresh
+                .store(true, Ordering::Release);
         } else if payload == NOTICE_ROTATE {
             shared.rotate_remote.store(true, Ordering::Release);
-            shared.log(LogLevel::Debug, format_args!("rotation requested by another node"));
+            shared.log(
+                LogLevel::Debug,
+                format_args!("rotation requested by another node"),
+            );
         }
     }
 }

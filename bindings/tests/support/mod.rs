@@ -1,0 +1,296 @@
+//! Shared helpers of the Redis tests: real `redis-server` processes on free loopback ports,
+//! a host that records what the node hands it, configs with short timings.
+//!
+//! Every process is started in its own temp dir and killed when its handle drops, also when
+//! a test fails.
+
+// Each test binary uses a different subset of these helpers.
+#![allow(dead_code)]
+// Helpers of tests and benches: a failed setup step must stop the test with its panic message,
+// exactly as `unwrap` in a #[test] function does (which clippy.toml allows).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use atsreuse::config::Config;
+use atsreuse::node::{Host, LogLevel, Node};
+use atsreuse_core::keys::{redis_password, Psk};
+
+/// A temp dir removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let unique = format!("atsreuse-{tag}-{}-{}", std::process::id(), rand_suffix());
+        let path = std::env::temp_dir().join(unique);
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(Instant::now())
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// One `redis-server`, killed on drop.
+pub struct RedisServer {
+    pub port: u16,
+    pub password: String,
+    dir: TempDir,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    /// Starts a server with `requirepass password` on a free port; waits until it answers.
+    pub fn start(password: &str) -> RedisServer {
+        let dir = TempDir::new("redis");
+        let mut server = RedisServer {
+            port: 0,
+            password: password.to_owned(),
+            dir,
+            child: None,
+        };
+        for _ in 0..5 {
+            server.port = free_port();
+            if server.spawn() {
+                return server;
+            }
+        }
+        panic!("redis-server did not start");
+    }
+
+    fn spawn(&mut self) -> bool {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args(["--requirepass", &self.password, "--dir"])
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if self.client().is_ok() {
+                return true;
+            }
+            if let Some(Ok(Some(_))) = self.child.as_mut().map(|c| c.try_wait()) {
+                self.child = None;
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.kill();
+        false
+    }
+
+    /// A direct connection for the test itself.
+    pub fn client(&self) -> redis::RedisResult<redis::Connection> {
+        let info = redis::ConnectionInfo {
+            addr: redis::ConnectionAddr::Tcp("127.0.0.1".into(), self.port),
+            redis: redis::RedisConnectionInfo {
+                password: Some(self.password.clone()),
+                ..Default::default()
+            },
+        };
+        let con = redis::Client::open(info)?.get_connection_with_timeout(Duration::from_secs(1))?;
+        con.set_read_timeout(Some(Duration::from_secs(2)))?;
+        Ok(con)
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts again, empty, on the same port.
+    pub fn restart_empty(&mut self) {
+        self.kill();
+        assert!(
+            self.spawn(),
+            "redis-server did not restart on port {}",
+            self.port
+        );
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// SIGSTOP: the server keeps its sockets and answers nothing.
+    pub fn freeze(&self) {
+        signal(self.pid(), "-STOP");
+    }
+
+    /// SIGCONT.
+    pub fn thaw(&self) {
+        signal(self.pid(), "-CONT");
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        if let Some(child) = &self.child {
+            // A frozen server must be woken to die cleanly.
+            signal(child.id(), "-CONT");
+        }
+        self.kill();
+    }
+}
+
+fn signal(pid: u32, sig: &str) {
+    let status = Command::new("kill")
+        .arg(sig)
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {sig} {pid}");
+}
+
+/// The password a node derives from `psk` for `cluster`.
+pub fn derived_password(psk: &[u8], cluster: &str) -> String {
+    let psk = Psk::from_file_bytes(psk).unwrap();
+    String::from_utf8(redis_password(&psk, cluster).unwrap().to_vec()).unwrap()
+}
+
+/// Records what a node hands its host.
+#[derive(Default)]
+pub struct TestHost {
+    pub blocks: Mutex<Vec<Vec<u8>>>,
+    pub logs: Mutex<Vec<(LogLevel, String)>>,
+}
+
+impl Host for TestHost {
+    fn install_keys(&self, block: &[u8]) {
+        self.blocks.lock().unwrap().push(block.to_vec());
+    }
+
+    fn log(&self, level: LogLevel, line: &str) {
+        if std::env::var_os("ATSREUSE_TEST_LOG").is_some() {
+            eprintln!("{level:?} {line}");
+        }
+        self.logs.lock().unwrap().push((level, line.to_owned()));
+    }
+}
+
+impl TestHost {
+    pub fn last_block(&self) -> Option<Vec<u8>> {
+        self.blocks.lock().unwrap().last().cloned()
+    }
+
+    pub fn block_count(&self) -> usize {
+        self.blocks.lock().unwrap().len()
+    }
+
+    pub fn logged(&self, level: LogLevel, needle: &str) -> bool {
+        self.logs
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(l, t)| *l == level && t.contains(needle))
+    }
+
+    pub fn all_logs(&self) -> String {
+        let logs = self.logs.lock().unwrap();
+        logs.iter().map(|(l, t)| format!("{l:?} {t}\n")).collect()
+    }
+}
+
+/// A pod's shared settings: cluster, PSK, endpoints.
+pub struct PodSpec {
+    pub dir: TempDir,
+    pub cluster: String,
+    pub psk: Vec<u8>,
+    pub ports: Vec<u16>,
+}
+
+impl PodSpec {
+    pub fn new(cluster: &str, psk: &[u8], ports: &[u16]) -> PodSpec {
+        PodSpec {
+            dir: TempDir::new("pod"),
+            cluster: cluster.into(),
+            psk: psk.to_vec(),
+            ports: ports.to_vec(),
+        }
+    }
+
+    /// A config with test timings: lease 2 s, poll 1 s, IO timeout 1 s, retry 100 ms, lead 3 s,
+    /// rotation every hour (tests rotate with `rotate_now`).
+    /// `extra` lines are appended (they may override nothing already set: keys are unique).
+    pub fn config(&self, node_name: &str, extra: &str) -> Config {
+        let psk_path = self.dir.path().join(format!("{node_name}.psk"));
+        std::fs::write(&psk_path, &self.psk).unwrap();
+        std::fs::set_permissions(&psk_path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let endpoints: Vec<String> = self
+            .ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
+        let mut text = format!(
+            "ssl_session.ClusterName={}\nredis.RedisEndpoints={}\nssl_session.redis_auth_key_file={}\n\
+             atsreuse.node_name={node_name}\natsreuse.connect_timeout_ms=1000\natsreuse.io_timeout_ms=1000\n\
+             atsreuse.retry_delay_ms=100\natsreuse.lease_secs=2\natsreuse.keyring_poll_secs=1\n\
+             atsreuse.rotation_interval_secs=3600\natsreuse.lead_time_secs=3\natsreuse.ticket_lifetime_secs=3600\n",
+            self.cluster,
+            endpoints.join(","),
+            psk_path.display(),
+        );
+        text.push_str(extra);
+        let path = self.dir.path().join(format!("{node_name}.config"));
+        std::fs::write(&path, &text).unwrap();
+        Config::parse(&path, &text).unwrap_or_else(|e| panic!("test config refused: {e}"))
+    }
+
+    pub fn start(&self, node_name: &str, extra: &str) -> (Node, Arc<TestHost>) {
+        let host = Arc::new(TestHost::default());
+        let node = Node::start(self.config(node_name, extra), host.clone()).unwrap();
+        (node, host)
+    }
+}
+
+/// Polls `check` every 50 ms until it holds or `timeout` passes; returns whether it held.
+pub fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
