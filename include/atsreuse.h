@@ -383,6 +383,41 @@ typedef struct atsreuse_stats {
 } atsreuse_stats;
 
 /**
+ * One key of a keyring, in the open: for building and reading keyrings in tests and vector
+ * runners. Holds secrets: erase it after use.
+ */
+typedef struct atsreuse_keyring_entry {
+  /**
+   * The rotation counter.
+   */
+  uint64_t epoch;
+  /**
+   * From here the key decrypts, seconds since the Unix epoch.
+   */
+  uint64_t introduce_at;
+  /**
+   * From here it may encrypt.
+   */
+  uint64_t activate_at;
+  /**
+   * From here it is erased.
+   */
+  uint64_t expire_at;
+  /**
+   * The STEK name.
+   */
+  uint8_t name[16];
+  /**
+   * The HMAC key.
+   */
+  uint8_t hmac_key[32];
+  /**
+   * The AES key.
+   */
+  uint8_t aes_key[32];
+} atsreuse_keyring_entry;
+
+/**
  * The header of an opened envelope.
  */
 typedef struct atsreuse_header {
@@ -602,6 +637,36 @@ atsreuse_status atsreuse_stek_export(const uint8_t *name,
                                      size_t *out_len);
 
 /**
+ * Builds a keyring by inserting `count` entries in the order given (any order gives the same
+ * keyring) and writes it, encoded, to `out`. A bad entry gives its reason
+ * (`ATSREUSE_STATUS_BAD_STEK`, `_KEYRING_BAD_TIMES`, `_KEYRING_DUPLICATE`, `_KEYRING_FULL`).
+ *
+ * # Safety
+ * `entries` points to `count` readable entries (it may dangle when `count` is 0 but must not
+ * be NULL); `out` `out_cap` writable bytes; `out_len` writable.
+ */
+atsreuse_status atsreuse_keyring_build(const struct atsreuse_keyring_entry *entries,
+                                       size_t count,
+                                       uint8_t *out,
+                                       size_t out_cap,
+                                       size_t *out_len);
+
+/**
+ * Decodes an encoded keyring into at most `cap` entries at `entries_out`, sorted by (epoch,
+ * name); `*count_out` receives the number of keys (on `ATSREUSE_STATUS_BUFFER_TOO_SMALL`, the
+ * number needed). At most 8.
+ *
+ * # Safety
+ * `encoded` readable for `encoded_len`; `entries_out` `cap` writable entries (not NULL);
+ * `count_out` writable.
+ */
+atsreuse_status atsreuse_keyring_entries(const uint8_t *encoded,
+                                         size_t encoded_len,
+                                         struct atsreuse_keyring_entry *entries_out,
+                                         size_t cap,
+                                         size_t *count_out);
+
+/**
  * Writes the ATS key block of an encoded keyring at time `t` (48 bytes per decrypting key,
  * the encrypting key first) into `out`; `*out_len` receives its length, 0 when no key
  * decrypts at `t`.
@@ -672,17 +737,19 @@ atsreuse_status atsreuse_keyring_seal(const uint8_t *psk,
 /**
  * Opens a sealed keyring (no freshness window: a stored keyring is as old as its last
  * rotation) and writes it, encoded, to `out` (at most 1 + 8 * 112 bytes); `*header_out`
- * receives the envelope header.
+ * receives the envelope header. When `held_epoch` is not NULL, a keyring whose epoch is not
+ * greater than `*held_epoch` is refused with `ATSREUSE_STATUS_KEYRING_OLD_EPOCH` (a replay).
  *
  * # Safety
- * `psk`, `sealed` readable for their lengths; `cluster` NUL-terminated; `out` `out_cap`
- * writable bytes; `out_len` and `header_out` writable.
+ * `psk`, `sealed` readable for their lengths; `cluster` NUL-terminated; `held_epoch` NULL or
+ * readable; `out` `out_cap` writable bytes; `out_len` and `header_out` writable.
  */
 atsreuse_status atsreuse_keyring_open(const uint8_t *psk,
                                       size_t psk_len,
                                       const char *cluster,
                                       const uint8_t *sealed,
                                       size_t sealed_len,
+                                      const uint64_t *held_epoch,
                                       uint8_t *out,
                                       size_t out_cap,
                                       size_t *out_len,

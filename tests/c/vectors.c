@@ -9,28 +9,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
 
-#include "atsreuse.h"
+#include "vectors.h"
 
-static int failures;
+int failures;
 static int cases_run;
-static const char *current_file;
-static const char *current_case;
-
-#define FAIL(...)                                                                      \
-  do {                                                                                 \
-    failures++;                                                                        \
-    fprintf(stderr, "FAIL %s: %s: ", current_file, current_case ? current_case : "?"); \
-    fprintf(stderr, __VA_ARGS__);                                                      \
-    fputc('\n', stderr);                                                               \
-  } while (0)
+const char *current_file;
+const char *current_case;
 
 /* ---- JSON helpers ---------------------------------------------------------------------- */
 
 /* A byte string from a hex field; *len gets its length. The caller frees it. Missing or bad
  * hex is a failure and gives NULL. */
-static uint8_t *
+uint8_t *
 hex_field(const cJSON *obj, const char *key, size_t *len)
 {
   const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
@@ -61,7 +52,7 @@ hex_field(const cJSON *obj, const char *key, size_t *len)
   return out;
 }
 
-static const char *
+const char *
 str_field(const cJSON *obj, const char *key)
 {
   const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
@@ -72,7 +63,7 @@ str_field(const cJSON *obj, const char *key)
   return item->valuestring;
 }
 
-static uint64_t
+uint64_t
 u64_field(const cJSON *obj, const char *key)
 {
   const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
@@ -83,13 +74,13 @@ u64_field(const cJSON *obj, const char *key)
   return (uint64_t)item->valuedouble;
 }
 
-static int
+int
 has_field(const cJSON *obj, const char *key)
 {
   return cJSON_GetObjectItemCaseSensitive(obj, key) != NULL;
 }
 
-static void
+void
 expect_bytes(const char *what, const uint8_t *got, size_t got_len, const uint8_t *want, size_t want_len)
 {
   if (got_len != want_len || (want_len > 0 && memcmp(got, want, want_len) != 0)) {
@@ -97,7 +88,7 @@ expect_bytes(const char *what, const uint8_t *got, size_t got_len, const uint8_t
   }
 }
 
-static void
+void
 expect_status(const char *what, atsreuse_status got, atsreuse_status want)
 {
   if (got != want) {
@@ -107,7 +98,7 @@ expect_status(const char *what, atsreuse_status got, atsreuse_status want)
 }
 
 /* The status a Rust error name (vectors/README.md) maps to. 0 when unknown (a failure). */
-static atsreuse_status
+atsreuse_status
 status_of_error(const char *error)
 {
   static const struct {
@@ -132,6 +123,8 @@ status_of_error(const char *error)
     {"KeyringError::Full", ATSREUSE_STATUS_KEYRING_FULL},
     {"KeyringError::Duplicate", ATSREUSE_STATUS_KEYRING_DUPLICATE},
     {"KeyringError::Malformed", ATSREUSE_STATUS_MALFORMED},
+    {"KeyringError::BufferTooSmall", ATSREUSE_STATUS_BUFFER_TOO_SMALL},
+    {"StekError::BufferTooSmall", ATSREUSE_STATUS_BUFFER_TOO_SMALL},
     {"KeyringOpenError::OldEpoch", ATSREUSE_STATUS_KEYRING_OLD_EPOCH},
     {"LegacyError::Base64", ATSREUSE_STATUS_LEGACY_BASE64},
     {"LegacyError::BadPadding", ATSREUSE_STATUS_LEGACY_BAD_PADDING},
@@ -152,13 +145,13 @@ status_of_error(const char *error)
   return ATSREUSE_STATUS_OK;
 }
 
-static atsreuse_status
+atsreuse_status
 expected_error(const cJSON *c)
 {
   return status_of_error(str_field(c, "error"));
 }
 
-static uint32_t
+uint32_t
 kind_of(const char *kind)
 {
   if (strcmp(kind, "Session") == 0) {
@@ -170,7 +163,7 @@ kind_of(const char *kind)
   return 0; /* refused by the library as an invalid argument */
 }
 
-static void
+void
 fill_freshness(const cJSON *c, atsreuse_freshness *f)
 {
   f->now = u64_field(c, "now");
@@ -178,15 +171,7 @@ fill_freshness(const cJSON *c, atsreuse_freshness *f)
   f->max_future_secs = u64_field(c, "max_future_secs");
 }
 
-/* A PSK, a cluster name and (when present) a node id: the inputs most cases share. */
-struct common {
-  uint8_t *psk;
-  size_t psk_len;
-  const char *cluster;
-  uint8_t node_id[16];
-};
-
-static int
+int
 read_common(const cJSON *c, struct common *in, int want_node)
 {
   memset(in, 0, sizeof *in);
@@ -595,13 +580,6 @@ legacy_negative(const cJSON *c)
   free(pass);
 }
 
-/* ---- stek.json and keyring.json: see stek_keyring.c ------------------------------------ */
-
-void stek_case(const cJSON *c);
-void stek_negative(const cJSON *c);
-void keyring_case(const cJSON *c);
-void keyring_negative(const cJSON *c);
-
 /* ---- driver ---------------------------------------------------------------------------- */
 
 struct format {
@@ -614,6 +592,7 @@ static const struct format formats[] = {
   {"keys", keys_case, keys_negative},         {"envelope", envelope_case, envelope_negative},
   {"session", session_case, session_negative}, {"legacy", legacy_case, legacy_negative},
   {"stek", stek_case, stek_negative},         {"keyring", keyring_case, keyring_negative},
+  {"ats_block", ats_block_case, ats_block_negative},
 };
 
 static char *

@@ -8,7 +8,9 @@
 use std::ffi::c_char;
 
 use atsreuse_core::envelope::Sealer;
-use atsreuse_core::keyring::{self, Keyring, KeyringError, KeyringOpenError, ENCODED_MAX_LEN};
+use atsreuse_core::keyring::{
+    self, KeyEntry, KeyTimes, Keyring, KeyringError, KeyringOpenError, ENCODED_MAX_LEN,
+};
 use atsreuse_core::stek::{Layout, Stek, StekError, NAME_LEN, SECRET_LEN};
 use zeroize::Zeroizing;
 
@@ -119,6 +121,118 @@ pub unsafe extern "C" fn atsreuse_stek_export(
         }
         let n = stek.export(layout, buf).map_err(S::from)?;
         with_len(len_out, n, S::Ok)
+    })
+}
+
+/// One key of a keyring, in the open: for building and reading keyrings in tests and vector
+/// runners. Holds secrets: erase it after use.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AtsreuseKeyringEntry {
+    /// The rotation counter.
+    pub epoch: u64,
+    /// From here the key decrypts, seconds since the Unix epoch.
+    pub introduce_at: u64,
+    /// From here it may encrypt.
+    pub activate_at: u64,
+    /// From here it is erased.
+    pub expire_at: u64,
+    /// The STEK name.
+    pub name: [u8; 16],
+    /// The HMAC key.
+    pub hmac_key: [u8; 32],
+    /// The AES key.
+    pub aes_key: [u8; 32],
+}
+
+/// Builds a keyring by inserting `count` entries in the order given (any order gives the same
+/// keyring) and writes it, encoded, to `out`. A bad entry gives its reason
+/// (`ATSREUSE_STATUS_BAD_STEK`, `_KEYRING_BAD_TIMES`, `_KEYRING_DUPLICATE`, `_KEYRING_FULL`).
+///
+/// # Safety
+/// `entries` points to `count` readable entries (it may dangle when `count` is 0 but must not
+/// be NULL); `out` `out_cap` writable bytes; `out_len` writable.
+#[no_mangle]
+pub unsafe extern "C" fn atsreuse_keyring_build(
+    entries: *const AtsreuseKeyringEntry,
+    count: usize,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+) -> AtsreuseStatus {
+    boundary("atsreuse_keyring_build", None, || {
+        if entries.is_null() {
+            return Err(S::NullArgument);
+        }
+        if count > keyring::CAPACITY {
+            return Err(S::KeyringFull);
+        }
+        // SAFETY: the caller's contract; count is bounded above.
+        let (list, buf, len_out) = unsafe {
+            (
+                std::slice::from_raw_parts(entries, count),
+                output(out, out_cap)?,
+                out_ref(out_len)?,
+            )
+        };
+        let mut ring = Keyring::new();
+        for e in list {
+            let stek = Stek::from_parts(e.name, e.hmac_key, e.aes_key).map_err(S::from)?;
+            let times = KeyTimes {
+                introduce_at: e.introduce_at,
+                activate_at: e.activate_at,
+                expire_at: e.expire_at,
+            };
+            ring.insert(KeyEntry {
+                epoch: e.epoch,
+                times,
+                stek,
+            })
+            .map_err(S::from)?;
+        }
+        encode_to(&ring, buf, len_out)
+    })
+}
+
+/// Decodes an encoded keyring into at most `cap` entries at `entries_out`, sorted by (epoch,
+/// name); `*count_out` receives the number of keys (on `ATSREUSE_STATUS_BUFFER_TOO_SMALL`, the
+/// number needed). At most 8.
+///
+/// # Safety
+/// `encoded` readable for `encoded_len`; `entries_out` `cap` writable entries (not NULL);
+/// `count_out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn atsreuse_keyring_entries(
+    encoded: *const u8,
+    encoded_len: usize,
+    entries_out: *mut AtsreuseKeyringEntry,
+    cap: usize,
+    count_out: *mut usize,
+) -> AtsreuseStatus {
+    boundary("atsreuse_keyring_entries", None, || {
+        // SAFETY: the caller's contract.
+        let (ring, count) = unsafe { (decode(encoded, encoded_len)?, out_ref(count_out)?) };
+        if entries_out.is_null() {
+            return Err(S::NullArgument);
+        }
+        let n = ring.entries().len();
+        if cap < n {
+            return with_len(count, n, S::BufferTooSmall);
+        }
+        // SAFETY: the caller promised `cap` >= n writable entries.
+        let out = unsafe { std::slice::from_raw_parts_mut(entries_out, n) };
+        for (dst, e) in out.iter_mut().zip(ring.entries()) {
+            *dst = AtsreuseKeyringEntry {
+                epoch: e.epoch,
+                introduce_at: e.times.introduce_at,
+                activate_at: e.times.activate_at,
+                expire_at: e.times.expire_at,
+                name: *e.stek.name(),
+                hmac_key: *e.stek.hmac_key(),
+                aes_key: *e.stek.aes_key(),
+            };
+        }
+        with_len(count, n, S::Ok)
     })
 }
 
@@ -321,11 +435,12 @@ pub unsafe extern "C" fn atsreuse_keyring_seal(
 
 /// Opens a sealed keyring (no freshness window: a stored keyring is as old as its last
 /// rotation) and writes it, encoded, to `out` (at most 1 + 8 * 112 bytes); `*header_out`
-/// receives the envelope header.
+/// receives the envelope header. When `held_epoch` is not NULL, a keyring whose epoch is not
+/// greater than `*held_epoch` is refused with `ATSREUSE_STATUS_KEYRING_OLD_EPOCH` (a replay).
 ///
 /// # Safety
-/// `psk`, `sealed` readable for their lengths; `cluster` NUL-terminated; `out` `out_cap`
-/// writable bytes; `out_len` and `header_out` writable.
+/// `psk`, `sealed` readable for their lengths; `cluster` NUL-terminated; `held_epoch` NULL or
+/// readable; `out` `out_cap` writable bytes; `out_len` and `header_out` writable.
 #[no_mangle]
 pub unsafe extern "C" fn atsreuse_keyring_open(
     psk: *const u8,
@@ -333,6 +448,7 @@ pub unsafe extern "C" fn atsreuse_keyring_open(
     cluster: *const c_char,
     sealed: *const u8,
     sealed_len: usize,
+    held_epoch: *const u64,
     out: *mut u8,
     out_cap: usize,
     out_len: *mut usize,
@@ -351,7 +467,12 @@ pub unsafe extern "C" fn atsreuse_keyring_open(
         // SAFETY: the caller's contract.
         let keys = unsafe { cluster_keys(psk, psk_len, cluster) }?;
         let mut scratch = Zeroizing::new([0u8; ENCODED_MAX_LEN]);
-        let (header, ring) = keyring::open(&keys, bytes, &mut scratch[..]).map_err(S::from)?;
+        // SAFETY: the caller's contract.
+        let opened = match unsafe { held_epoch.as_ref() } {
+            Some(held) => keyring::open_newer(&keys, bytes, *held, &mut scratch[..]),
+            None => keyring::open(&keys, bytes, &mut scratch[..]),
+        };
+        let (header, ring) = opened.map_err(S::from)?;
         *header_out = header_to_c(&header);
         encode_to(&ring, buf, len_out)
     })
