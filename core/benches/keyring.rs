@@ -73,7 +73,7 @@ fn seal_benches(c: &mut Criterion) {
     let mut sealer = Sealer::new(NodeId([9; 16]));
     let mut sealed = [0u8; keyring::SEALED_MAX_LEN];
 
-    c.bench_function("keyring seal (8 keys)", |b| {
+    c.bench_function("keyring seal (full keyring)", |b| {
         b.iter(|| {
             black_box(keyring::seal(
                 &mut sealer,
@@ -86,7 +86,7 @@ fn seal_benches(c: &mut Criterion) {
     });
     let len = keyring::seal(&mut sealer, &keys, NOW, &keyring, &mut sealed).expect("seal");
     let mut scratch = [0u8; keyring::ENCODED_MAX_LEN];
-    c.bench_function("keyring open (8 keys)", |b| {
+    c.bench_function("keyring open (full keyring)", |b| {
         b.iter(|| black_box(keyring::open(&keys, black_box(&sealed[..len]), &mut scratch).is_ok()))
     });
 }

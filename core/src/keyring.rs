@@ -38,7 +38,10 @@ use crate::keys::ClusterKeys;
 use crate::stek::{Stek, ATS_LEN, NAME_LEN, SECRET_LEN};
 
 /// Most keys a keyring holds.
-pub const CAPACITY: usize = 8;
+///
+/// Twice what the longest schedule [`crate::rotation::Settings::validate`] accepts keeps
+/// alive, so that two leaders at once can each add their keys without pushing any out early.
+pub const CAPACITY: usize = 16;
 /// Bytes of one encoded key entry.
 pub const ENTRY_LEN: usize = 8 * 4 + 16 + 32 + 32;
 /// Longest encoded keyring.
@@ -611,7 +614,7 @@ mod tests {
             keyring.insert(entry(1, 1, 0, 1, 9)),
             Err(KeyringError::Duplicate)
         );
-        for seed in 2..=8 {
+        for seed in 2..=u8::try_from(CAPACITY).unwrap() {
             keyring
                 .insert(entry(u64::from(seed), seed, 0, 0, 9))
                 .unwrap();
@@ -707,10 +710,11 @@ mod tests {
     #[test]
     fn merge_unions_prunes_and_keeps_the_newest_within_capacity() {
         let by_epoch = |n: u8| entry(u64::from(n), n, 0, 0, 1000);
-        let mut a = ring((1..=6).map(by_epoch).collect());
-        let b = ring((4..=10).map(by_epoch).collect());
+        let cap = u8::try_from(CAPACITY).unwrap();
+        let mut a = ring((1..=cap - 6).map(by_epoch).collect());
+        let b = ring((4..=cap + 2).map(by_epoch).collect());
         assert!(a.merge(&b, 10));
-        let want: Vec<(u64, u8)> = (3..=10).map(|n| (u64::from(n), n)).collect();
+        let want: Vec<(u64, u8)> = (3..=cap + 2).map(|n| (u64::from(n), n)).collect();
         assert_eq!(ids(&a), want);
         assert!(!a.merge(&b, 10));
         let expired = ring(std::vec![entry(11, 11, 0, 0, 10)]);

@@ -230,18 +230,25 @@ mod tests {
             ..SETTINGS
         };
         assert_eq!(just_short.validate(), Ok(()));
-        // Lifetime 2 intervals: I + 2I + 4L = 3.33 I -> 4 keys, 8 with two leaders: fits.
-        let two = Settings {
-            ticket_lifetime_secs: 2 * I,
+        // Lifetime 6 intervals: I + 6I + 4L = 7.33 I -> 8 keys, 16 with two leaders: fits.
+        let six = Settings {
+            ticket_lifetime_secs: 6 * I,
             ..SETTINGS
         };
-        assert_eq!(two.max_live_keys(), Some(4));
-        assert_eq!(two.validate(), Ok(()));
-        let three = Settings {
-            ticket_lifetime_secs: 3 * I,
+        assert_eq!(six.max_live_keys(), Some(8));
+        assert_eq!(six.validate(), Ok(()));
+        // One second more of lifetime needs a ninth key.
+        let over = Settings {
+            ticket_lifetime_secs: 6 * I + 1 + (I - 4 * L),
             ..SETTINGS
         };
-        assert_eq!(three.validate(), Err(SettingsError::TooManyLiveKeys));
+        assert_eq!(over.max_live_keys(), Some(9));
+        assert_eq!(over.validate(), Err(SettingsError::TooManyLiveKeys));
+        let just_under = Settings {
+            ticket_lifetime_secs: 6 * I + (I - 4 * L),
+            ..SETTINGS
+        };
+        assert_eq!(just_under.validate(), Ok(()));
         let huge = Settings {
             ticket_lifetime_secs: u64::MAX,
             ..SETTINGS

@@ -70,14 +70,15 @@ fn plain() -> impl Strategy<Value = Plain> {
         })
 }
 
-/// A keyring from up to 12 keys; duplicates and overflow are left out as `insert` refuses them.
+/// A keyring from up to 24 keys; duplicates and overflow are left out as `insert` refuses
+/// them, so full keyrings are common and merges overflow the capacity.
 fn keyring_strategy() -> impl Strategy<Value = Vec<Plain>> {
-    prop::collection::vec(plain(), 0..12)
+    prop::collection::vec(plain(), 0..24)
 }
 
 /// Up to CAPACITY keys with distinct (epoch, name), so any order of insertion keeps them all.
 fn distinct_keys() -> impl Strategy<Value = Vec<Plain>> {
-    prop::collection::vec(plain(), 0..12).prop_map(|keys| {
+    prop::collection::vec(plain(), 0..24).prop_map(|keys| {
         let mut by_id = BTreeMap::new();
         for key in keys {
             by_id.entry((key.epoch, key.name)).or_insert(key);

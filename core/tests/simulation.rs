@@ -483,6 +483,30 @@ fn a_pod_of_five_over_thirty_days_opens_every_ticket_and_keeps_no_expired_key() 
 }
 
 #[test]
+fn the_product_defaults_hold_in_the_same_pod() {
+    // The defaults of bindings/src/config.rs: rotate every 7 hours (the old plugin's example
+    // KeyUpdateInterval), 5 minutes lead, tickets honoured for a day, keyring polled every
+    // minute.
+    let mut cfg = Config::healthy(11);
+    cfg.settings = Settings {
+        interval_secs: 25_200,
+        lead_secs: 300,
+        ticket_lifetime_secs: 86_400,
+    };
+    cfg.ticket_lifetime_secs = cfg.settings.ticket_lifetime_secs;
+    cfg.max_clock_offset_secs = cfg.settings.lead_secs / 2;
+    assert_eq!(cfg.settings.validate(), Ok(()));
+    let report = Sim::new(cfg.clone()).run();
+    print("product defaults", &cfg, &report);
+    assert_eq!(report.open_violations, 0, "{:?}", report.examples);
+    assert_eq!(report.expiry_violations, 0, "{:?}", report.examples);
+    assert!(
+        report.epochs_made_twice > 0,
+        "the two leaders never made competing keys"
+    );
+}
+
+#[test]
 fn lead_time_zero_lets_nodes_issue_tickets_others_cannot_open() {
     let mut cfg = Config::healthy(7);
     cfg.days = 6;

@@ -647,15 +647,16 @@ fn keyring_file() -> VectorFile<KeyringCase, KeyringNegative> {
         &[good, &[0]].concat(),
         "KeyringError::Malformed",
     ));
-    let mut nine = vec![9u8];
-    nine.extend(
+    let over = keyring::CAPACITY + 1;
+    let mut too_many = vec![u8::try_from(over).expect("capacity below 255")];
+    too_many.extend(
         std::iter::repeat(good[1..1 + entry].to_vec())
-            .take(9)
+            .take(over)
             .flatten(),
     );
     negative.push(decode_negative(
         "count above capacity",
-        &nine,
+        &too_many,
         "KeyringError::Malformed",
     ));
     let swapped = [
