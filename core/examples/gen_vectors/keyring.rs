@@ -601,20 +601,16 @@ fn keyring_file() -> VectorFile<KeyringCase, KeyringNegative> {
     let one = scheduled(0x4e2, T0);
     let later = scheduled(0x4e1, T0 + 4 * 3600);
     let (twin_a, twin_b) = two_leaders();
+    let empty = Keyring::new();
     let cases = vec![
-        encode_case("empty keyring", &Keyring::new()),
+        encode_case("empty keyring", &empty),
         encode_case("first key of a pod", &one),
         encode_case("three keys of a schedule", &three),
-        seal_case("sealed empty keyring", &Keyring::new(), 0, T0),
+        seal_case("sealed empty keyring", &empty, 0, T0),
         seal_case("sealed three keys", &three, 41, T0 + 2 * 3600),
+        merge_case("merge with an empty keyring", &three, &empty, T0 + 2 * 3600),
         merge_case(
-            "merge with an empty keyring",
-            &three,
-            &Keyring::new(),
-            T0 + 2 * 3600,
-        ),
-        merge_case(
-            "two leaders' competing epochs are both kept",
+            "two leaders' epochs are both kept",
             &twin_a,
             &twin_b,
             T0 + 3600,
@@ -626,109 +622,110 @@ fn keyring_file() -> VectorFile<KeyringCase, KeyringNegative> {
             T0 + 4 * 3600,
         ),
     ];
+    let mut negative = decode_negatives(&three);
+    negative.extend(open_negatives(&three));
+    VectorFile::new("keyring", cases, negative)
+}
 
-    let mut negative = Vec::new();
+/// Encodings of `keyring` (three keys) broken in every way decode checks.
+fn decode_negatives(keyring: &Keyring) -> Vec<KeyringNegative> {
     let mut bytes = [0u8; keyring::ENCODED_MAX_LEN];
-    let len = three.encode(&mut bytes).expect("fits");
+    let len = keyring.encode(&mut bytes).expect("fits");
     let good = &bytes[..len];
-    let entry = keyring::ENTRY_LEN;
-    negative.push(decode_negative(
-        "empty input",
-        &[],
-        "KeyringError::Malformed",
-    ));
-    negative.push(decode_negative(
-        "truncated by one byte",
-        &good[..len - 1],
-        "KeyringError::Malformed",
-    ));
-    negative.push(decode_negative(
-        "one byte too long",
-        &[good, &[0]].concat(),
-        "KeyringError::Malformed",
-    ));
+    let (count, first, second, rest) = (
+        &good[..1],
+        &good[1..1 + keyring::ENTRY_LEN],
+        &good[1 + keyring::ENTRY_LEN..1 + 2 * keyring::ENTRY_LEN],
+        &good[1 + 2 * keyring::ENTRY_LEN..],
+    );
     let over = keyring::CAPACITY + 1;
     let mut too_many = vec![u8::try_from(over).expect("capacity below 255")];
-    too_many.extend(
-        std::iter::repeat(good[1..1 + entry].to_vec())
-            .take(over)
-            .flatten(),
-    );
-    negative.push(decode_negative(
-        "count above capacity",
-        &too_many,
-        "KeyringError::Malformed",
-    ));
-    let swapped = [
-        &good[..1],
-        &good[1 + entry..1 + 2 * entry],
-        &good[1..1 + entry],
-        &good[1 + 2 * entry..],
-    ]
-    .concat();
-    negative.push(decode_negative(
-        "entries out of order",
-        &swapped,
-        "KeyringError::Malformed",
-    ));
-    let twice = [
-        &good[..1],
-        &good[1..1 + entry],
-        &good[1..1 + entry],
-        &good[1 + 2 * entry..],
-    ]
-    .concat();
-    negative.push(decode_negative(
-        "the same epoch and name twice",
-        &twice,
-        "KeyringError::Duplicate",
-    ));
+    too_many.extend(std::iter::repeat(first).take(over).flatten());
     let mut disordered = good.to_vec();
     disordered[1 + 24..1 + 32].copy_from_slice(&0u64.to_be_bytes());
-    negative.push(decode_negative(
-        "expiry before activation",
-        &disordered,
-        "KeyringError::BadTimes",
-    ));
     let mut zero_key = good.to_vec();
     zero_key[1 + 80..1 + 112].fill(0);
-    negative.push(decode_negative(
-        "all-zero aes key",
-        &zero_key,
-        "KeyringError::Malformed",
-    ));
 
-    let envelope = sealed(&three, 41, T0 + 2 * 3600);
+    let malformed = "KeyringError::Malformed";
+    let broken: [(&str, Vec<u8>, &str); 8] = [
+        ("empty input", Vec::new(), malformed),
+        ("truncated by one byte", good[..len - 1].to_vec(), malformed),
+        ("one byte too long", [good, &[0]].concat(), malformed),
+        ("count above capacity", too_many, malformed),
+        (
+            "entries out of order",
+            [count, second, first, rest].concat(),
+            malformed,
+        ),
+        (
+            "the same epoch and name twice",
+            [count, first, first, rest].concat(),
+            "KeyringError::Duplicate",
+        ),
+        (
+            "expiry before activation",
+            disordered,
+            "KeyringError::BadTimes",
+        ),
+        ("all-zero aes key", zero_key, malformed),
+    ];
+    let to_case =
+        |(name, bytes, error): (&str, Vec<u8>, &str)| decode_negative(name, &bytes, error);
+    broken.into_iter().map(to_case).collect()
+}
+
+/// Sealed keyrings that must not open: tampered, truncated, another cluster or PSK, another
+/// kind, a body that is no keyring, and an epoch not newer than the one held.
+fn open_negatives(keyring: &Keyring) -> Vec<KeyringNegative> {
+    let envelope = sealed(keyring, 41, T0 + 2 * 3600);
     let last = envelope.len() - 1;
+    let epoch = keyring.epoch();
     let home = (PSK, CLUSTER);
-    let cases_open = [
+    let bad_tag = "OpenError::BadTag";
+    let old = "KeyringOpenError::OldEpoch";
+
+    // A session envelope offered as a keyring, and a keyring envelope with a bad body.
+    let keys = cluster_keys(PSK, CLUSTER);
+    let mut sealer = Sealer::new(NodeId(NODE));
+    let mut out = [0u8; 128];
+    let body = [3u8, 0, 0];
+    let len = sealer
+        .seal(&keys, Kind::Session, T0, &body, &mut out)
+        .expect("seal");
+    let session = out[..len].to_vec();
+    let len = sealer
+        .seal(&keys, Kind::Keyring, T0, &body, &mut out)
+        .expect("seal");
+    let not_a_keyring = out[..len].to_vec();
+
+    let cases: [(&str, Vec<u8>, (&[u8], &str), u64, &str); 11] = [
         (
             "flipped bit in the header",
             flipped(&envelope, 20, 0),
             home,
             0,
-            "OpenError::BadTag",
+            bad_tag,
         ),
         (
             "flipped bit in the body",
             flipped(&envelope, 100, 3),
             home,
             0,
-            "OpenError::BadTag",
+            bad_tag,
         ),
         (
             "flipped bit in the tag",
             flipped(&envelope, last, 7),
             home,
             0,
-            "OpenError::BadTag",
+            bad_tag,
         ),
         (
             "truncated by one byte",
             envelope[..last].to_vec(),
             home,
             0,
-            "OpenError::BadTag",
+            bad_tag,
         ),
         (
             "shorter than header and tag",
@@ -742,57 +739,47 @@ fn keyring_file() -> VectorFile<KeyringCase, KeyringNegative> {
             envelope.clone(),
             (PSK, "other-pod"),
             0,
-            "OpenError::BadTag",
+            bad_tag,
         ),
         (
             "another PSK",
             envelope.clone(),
-            (b"another psk\n".as_slice(), CLUSTER),
+            (b"another psk\n", CLUSTER),
             0,
-            "OpenError::BadTag",
+            bad_tag,
         ),
         (
             "old epoch: the held keyring is as new",
             envelope.clone(),
             home,
-            three.epoch(),
-            "KeyringOpenError::OldEpoch",
+            epoch,
+            old,
         ),
         (
             "old epoch: the held keyring is newer",
-            envelope.clone(),
+            envelope,
             home,
-            three.epoch() + 5,
-            "KeyringOpenError::OldEpoch",
+            epoch + 5,
+            old,
+        ),
+        (
+            "a session envelope",
+            session,
+            home,
+            0,
+            "OpenError::WrongKind",
+        ),
+        (
+            "sealed body is not a keyring",
+            not_a_keyring,
+            home,
+            0,
+            "KeyringError::Malformed",
         ),
     ];
-    for (name, bytes, receiver, held, expected) in cases_open {
-        negative.push(open_negative(name, receiver, &bytes, held, expected));
-    }
-    // A session envelope offered as a keyring, and a keyring envelope with a bad body.
-    let keys = cluster_keys(PSK, CLUSTER);
-    let mut sealer = Sealer::new(NodeId(NODE));
-    let mut out = [0u8; 128];
-    let body = [3u8, 0, 0];
-    let len = sealer
-        .seal(&keys, Kind::Session, T0, &body, &mut out)
-        .expect("seal");
-    negative.push(open_negative(
-        "a session envelope",
-        home,
-        &out[..len],
-        0,
-        "OpenError::WrongKind",
-    ));
-    let len = sealer
-        .seal(&keys, Kind::Keyring, T0, &body, &mut out)
-        .expect("seal");
-    negative.push(open_negative(
-        "sealed body is not a keyring",
-        home,
-        &out[..len],
-        0,
-        "KeyringError::Malformed",
-    ));
-    VectorFile::new("keyring", cases, negative)
+    let to_case =
+        |(name, bytes, receiver, held, error): (&str, Vec<u8>, (&[u8], &str), u64, &str)| {
+            open_negative(name, receiver, &bytes, held, error)
+        };
+    cases.into_iter().map(to_case).collect()
 }
