@@ -60,17 +60,108 @@ pub struct RedisServer {
     pub password: String,
     dir: TempDir,
     child: Option<Child>,
+    /// For a TLS-only server: the CA (PEM) its certificate chains to.
+    tls: Option<TestCa>,
+}
+
+/// A CA and a server certificate for 127.0.0.1, made with the `openssl` command.
+#[derive(Clone)]
+pub struct TestCa {
+    pub ca_file: PathBuf,
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+}
+
+impl TestCa {
+    /// Writes `ca.pem`, `server.pem` and `server.key` (P-256) into `dir`.
+    pub fn create(dir: &Path) -> TestCa {
+        let run = |args: &[&str]| {
+            let status = Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("openssl must be installed");
+            assert!(status.success(), "openssl {args:?}");
+        };
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        let ca_subject = ["-subj", "/CN=atsreuse test CA", "-days", "2"];
+        run(&[
+            &["req", "-x509"][..],
+            &ec,
+            &["-keyout", "ca.key", "-out", "ca.pem"],
+            &ca_subject,
+        ]
+        .concat());
+        run(&[
+            &["req"][..],
+            &ec,
+            &[
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+            ],
+        ]
+        .concat());
+        std::fs::write(
+            dir.join("ext.cnf"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ]);
+        TestCa {
+            ca_file: dir.join("ca.pem"),
+            cert_file: dir.join("server.pem"),
+            key_file: dir.join("server.key"),
+        }
+    }
 }
 
 impl RedisServer {
     /// Starts a server with `requirepass password` on a free port; waits until it answers.
     pub fn start(password: &str) -> RedisServer {
+        RedisServer::start_with(password, None)
+    }
+
+    /// Starts a server that speaks TLS only, with a certificate from `ca`.
+    pub fn start_tls(password: &str, ca: &TestCa) -> RedisServer {
+        RedisServer::start_with(password, Some(ca.clone()))
+    }
+
+    fn start_with(password: &str, tls: Option<TestCa>) -> RedisServer {
         let dir = TempDir::new("redis");
         let mut server = RedisServer {
             port: 0,
             password: password.to_owned(),
             dir,
             child: None,
+            tls,
         };
         for _ in 0..5 {
             server.port = free_port();
@@ -82,17 +173,28 @@ impl RedisServer {
     }
 
     fn spawn(&mut self) -> bool {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+        let port = self.port.to_string();
+        let mut command = Command::new("redis-server");
+        match &self.tls {
+            None => command.args(["--port", &port]),
+            Some(ca) => command
+                .args([
+                    "--port",
+                    "0",
+                    "--tls-port",
+                    &port,
+                    "--tls-auth-clients",
+                    "no",
+                ])
+                .arg("--tls-cert-file")
+                .arg(&ca.cert_file)
+                .arg("--tls-key-file")
+                .arg(&ca.key_file)
+                .arg("--tls-ca-cert-file")
+                .arg(&ca.ca_file),
+        };
+        let child = command
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .args(["--requirepass", &self.password, "--dir"])
             .arg(self.dir.path())
             .stdout(Stdio::null())
@@ -117,14 +219,37 @@ impl RedisServer {
 
     /// A direct connection for the test itself.
     pub fn client(&self) -> redis::RedisResult<redis::Connection> {
+        let host = "127.0.0.1".to_owned();
+        let addr = match &self.tls {
+            None => redis::ConnectionAddr::Tcp(host, self.port),
+            Some(_) => redis::ConnectionAddr::TcpTls {
+                host,
+                port: self.port,
+                insecure: false,
+                tls_params: None,
+            },
+        };
         let info = redis::ConnectionInfo {
-            addr: redis::ConnectionAddr::Tcp("127.0.0.1".into(), self.port),
+            addr,
             redis: redis::RedisConnectionInfo {
                 password: Some(self.password.clone()),
                 ..Default::default()
             },
         };
-        let con = redis::Client::open(info)?.get_connection_with_timeout(Duration::from_secs(1))?;
+        let client = match &self.tls {
+            None => redis::Client::open(info)?,
+            Some(ca) => {
+                let root_cert = Some(std::fs::read(&ca.ca_file)?);
+                redis::Client::build_with_tls(
+                    info,
+                    redis::TlsCertificates {
+                        client_tls: None,
+                        root_cert,
+                    },
+                )?
+            }
+        };
+        let con = client.get_connection_with_timeout(Duration::from_secs(1))?;
         con.set_read_timeout(Some(Duration::from_secs(2)))?;
         Ok(con)
     }
@@ -235,6 +360,8 @@ pub struct PodSpec {
     pub cluster: String,
     pub psk: Vec<u8>,
     pub ports: Vec<u16>,
+    /// Endpoint scheme: `redis` or `rediss`.
+    pub scheme: &'static str,
 }
 
 impl PodSpec {
@@ -244,6 +371,7 @@ impl PodSpec {
             cluster: cluster.into(),
             psk: psk.to_vec(),
             ports: ports.to_vec(),
+            scheme: "redis",
         }
     }
 
@@ -257,7 +385,7 @@ impl PodSpec {
         let endpoints: Vec<String> = self
             .ports
             .iter()
-            .map(|p| format!("127.0.0.1:{p}"))
+            .map(|p| format!("{}://127.0.0.1:{p}", self.scheme))
             .collect();
         let mut text = format!(
             "ssl_session.ClusterName={}\nredis.RedisEndpoints={}\nssl_session.redis_auth_key_file={}\n\
