@@ -674,6 +674,10 @@ fn decode_negatives(keyring: &Keyring) -> Vec<KeyringNegative> {
     broken.into_iter().map(to_case).collect()
 }
 
+/// A sealed keyring that must not open: name, envelope, receiver (PSK file, cluster), held
+/// epoch, expected error.
+type OpenCase<'a> = (&'a str, Vec<u8>, (&'a [u8], &'a str), u64, &'a str);
+
 /// Sealed keyrings that must not open: tampered, truncated, another cluster or PSK, another
 /// kind, a body that is no keyring, and an epoch not newer than the one held.
 fn open_negatives(keyring: &Keyring) -> Vec<KeyringNegative> {
@@ -698,7 +702,7 @@ fn open_negatives(keyring: &Keyring) -> Vec<KeyringNegative> {
         .expect("seal");
     let not_a_keyring = out[..len].to_vec();
 
-    let cases: [(&str, Vec<u8>, (&[u8], &str), u64, &str); 11] = [
+    let cases: [OpenCase<'_>; 11] = [
         (
             "flipped bit in the header",
             flipped(&envelope, 20, 0),
