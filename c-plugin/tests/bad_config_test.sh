@@ -27,5 +27,11 @@ if ! grep -h "\[atsreuse\]" "$dir/log/diags.log" "$dir/log/error.log" 2>/dev/nul
   tail -30 "$dir/log/diags.log"
   exit 1
 fi
+# libatsreuse's own line names the file, the line and the key (through the plugin's log callback).
+if ! grep -h "\[atsreuse\]" "$dir/log/diags.log" | grep -q "atsreuse-broken.config:[0-9][0-9]*: [a-zA-Z_.]*"; then
+  echo "FAIL: no [atsreuse] line naming file:line: key"
+  grep -h "\[atsreuse\]" "$dir/log/diags.log"
+  exit 1
+fi
 grep -h "\[atsreuse\]" "$dir/log/diags.log"
-echo "PASS: bad config logged, ATS still serves TLS"
+echo "PASS: bad config logged with file, line and key; ATS still serves TLS"
