@@ -292,10 +292,19 @@ mod tests {
     #[test]
     fn a_leader_later_than_one_lead_keeps_the_full_lead_before_activation() {
         let keyring = scheduled(START);
-        let now = START + I - L + 1;
-        let (_, times) = plan(&SETTINGS, &keyring, now).introduce.unwrap();
-        assert_eq!(times.activate_at, now + L);
-        assert!(times.activate_at - times.introduce_at >= L);
+        let activate_at = |now| {
+            plan(&SETTINGS, &keyring, now)
+                .introduce
+                .unwrap()
+                .1
+                .activate_at
+        };
+        // Exactly one lead before the planned activation: still on schedule.
+        assert_eq!(activate_at(START + I - L - 1), START + I);
+        assert_eq!(activate_at(START + I - L), START + I);
+        // Later: the activation moves so that the key keeps a full lead.
+        assert_eq!(activate_at(START + I - L + 1), START + I + 1);
+        assert_eq!(activate_at(START + I + 500), START + I + 500 + L);
     }
 
     #[test]
