@@ -23,6 +23,7 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 
+#include <assert.h>
 #include <ctype.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -110,6 +111,9 @@ static const library_stat library_stats[] = {
 };
 
 #define LIBRARY_STAT_COUNT (sizeof(library_stats) / sizeof(library_stats[0]))
+
+/* A field added to atsreuse_stats without its line above stops the build here instead of going unpublished. */
+static_assert(sizeof(atsreuse_stats) == LIBRARY_STAT_COUNT * sizeof(uint64_t), "every atsreuse_stats field needs a LIBRARY_STAT");
 
 /* Everything the plugin holds. One instance; ATS loads a global plugin once. */
 typedef struct plugin_state {
@@ -227,6 +231,12 @@ node_shutdown(void)
     return;
   }
   atsreuse_node_stop(node);
+
+  /* ATS keeps its own copy of the keys; the parked block is not needed any more. */
+  pthread_mutex_lock(&state.keys_lock);
+  OPENSSL_cleanse(state.keys, sizeof(state.keys));
+  state.keys_len = 0;
+  pthread_mutex_unlock(&state.keys_lock);
   PLUGIN_DEBUG("libatsreuse stopped");
 }
 
