@@ -214,9 +214,9 @@ node_release(void)
 static void
 node_shutdown(void)
 {
-  struct timespec nap    = {0, 1000000};
-  atsreuse_node *node   = __atomic_exchange_n(&state.node, (atsreuse_node *)NULL, __ATOMIC_SEQ_CST);
-  int waited_ms         = 0;
+  struct timespec nap = {0, 1000000};
+  atsreuse_node *node = __atomic_exchange_n(&state.node, (atsreuse_node *)NULL, __ATOMIC_SEQ_CST);
+  int waited_ms       = 0;
 
   if (node == NULL) {
     return;
@@ -565,7 +565,7 @@ config_path_resolve(const char *arg, char *out, size_t out_cap)
 static void
 records_check(void)
 {
-  TSMgmtInt cache_mode      = 0;
+  TSMgmtInt cache_mode     = 0;
   TSMgmtString ticket_file = NULL;
 
   if (TSMgmtIntGet(SESSION_CACHE_RECORD, &cache_mode) == TS_SUCCESS && cache_mode != 2) {
@@ -607,15 +607,22 @@ node_start(const char *config_path)
 static int
 hooks_add(void)
 {
-  TSCont lifecycle = TSContCreate(lifecycle_hook, NULL);
-  TSCont session   = TSContCreate(session_hook, NULL);
+  TSCont lifecycle       = TSContCreate(lifecycle_hook, NULL);
+  TSCont session         = TSContCreate(session_hook, NULL);
+  TSMgmtInt task_threads = 0;
 
   state.timer = TSContCreate(timer_tick, TSMutexCreate());
   if (lifecycle == NULL || session == NULL || state.timer == NULL) {
     return 0;
   }
   TSLifecycleHookAdd(TS_LIFECYCLE_PORTS_INITIALIZED_HOOK, lifecycle);
-  TSLifecycleHookAdd(TS_LIFECYCLE_TASK_THREADS_READY_HOOK, lifecycle);
+  if (TSMgmtIntGet("proxy.config.task_threads", &task_threads) == TS_SUCCESS && task_threads < 1) {
+    /* Without task threads ATS never raises TASK_THREADS_READY and runs ET_TASK work on the net threads: go there now
+       (the main thread is an EThread, so scheduling is allowed here). */
+    TSContScheduleEveryOnPool(state.timer, TIMER_PERIOD_MS, TS_THREAD_POOL_NET);
+  } else {
+    TSLifecycleHookAdd(TS_LIFECYCLE_TASK_THREADS_READY_HOOK, lifecycle);
+  }
   TSLifecycleHookAdd(TS_LIFECYCLE_MSG_HOOK, lifecycle);
   TSLifecycleHookAdd(TS_LIFECYCLE_SHUTDOWN_HOOK, lifecycle);
   TSMgmtUpdateRegister(lifecycle, PLUGIN_NAME);
