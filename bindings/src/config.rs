@@ -391,6 +391,56 @@ impl Config {
     pub fn read_psk_file(&self) -> io::Result<Zeroizing<Vec<u8>>> {
         fs::read(&self.psk_file).map(Zeroizing::new)
     }
+
+    /// The password sent to Redis AUTH, as the config asks for it (`None`: no AUTH): derived
+    /// from the PSK (64 hex characters), the PSK itself, or a file's contents, without trailing
+    /// newlines. The error says which file is unusable; it never holds secret bytes.
+    pub fn redis_auth_password(&self) -> Result<Option<Zeroizing<String>>, String> {
+        let text = |bytes: &[u8], what: &str| -> Result<Zeroizing<String>, String> {
+            let mut end = bytes.len();
+            while end > 0 && bytes[end - 1] == b'\n' {
+                end -= 1;
+                if end > 0 && bytes[end - 1] == b'\r' {
+                    end -= 1;
+                }
+            }
+            std::str::from_utf8(&bytes[..end])
+                .map(|s| Zeroizing::new(s.to_owned()))
+                .map_err(|_| format!("{what} is not UTF-8 text and cannot be a Redis password"))
+        };
+        let psk_error =
+            |e: io::Error| format!("cannot read the PSK file {}: {e}", self.psk_file.display());
+        match &self.redis_password {
+            RedisPassword::None => Ok(None),
+            RedisPassword::Derived => {
+                let bytes = self.read_psk_file().map_err(psk_error)?;
+                let psk = Psk::from_file_bytes(&bytes).map_err(|e| {
+                    format!(
+                        "the PSK file {} is unusable: {e:?}",
+                        self.psk_file.display()
+                    )
+                })?;
+                let derived = Zeroizing::new(
+                    atsreuse_core::keys::redis_password(&psk, &self.cluster_name)
+                        .map_err(|e| format!("cannot derive the Redis password: {e:?}"))?,
+                );
+                text(&derived[..], "the derived password").map(Some)
+            }
+            RedisPassword::Psk => {
+                let bytes = self.read_psk_file().map_err(psk_error)?;
+                text(&bytes, "the PSK").map(Some)
+            }
+            RedisPassword::File(path) => {
+                let bytes = fs::read(path).map(Zeroizing::new).map_err(|e| {
+                    format!(
+                        "cannot read the Redis password file {}: {e}",
+                        path.display()
+                    )
+                })?;
+                text(&bytes, "the Redis password file").map(Some)
+            }
+        }
+    }
 }
 
 /// Splits the text into entries; refuses malformed lines, unknown and repeated keys.
@@ -1599,6 +1649,39 @@ atsreuse.prefer_leader=1
                 .starts_with("/nonexistent/atsreuse.config: cannot read"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn redis_auth_password_follows_the_mode() {
+        let dir = TempDir::new();
+        dir.write("psk", b"secret-psk-of-some-length\r\n", 0o600);
+        dir.write("pw", b"from-file\n\n", 0o600);
+        let load_with = |extra: &str| {
+            let text = format!(
+                "ssl_session.ClusterName=pod1\nssl_session.redis_auth_key_file=psk\n{extra}"
+            );
+            Config::load(dir.write("c", text.as_bytes(), 0o600)).unwrap()
+        };
+        let derived = load_with("").redis_auth_password().unwrap().unwrap();
+        assert_eq!(derived.len(), 64);
+        assert!(derived
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        let psk = Psk::from_file_bytes(b"secret-psk-of-some-length\r\n").unwrap();
+        let want = atsreuse_core::keys::redis_password(&psk, "pod1").unwrap();
+        assert_eq!(derived.as_bytes(), &want[..]);
+        let psk = load_with("atsreuse.redis_password_mode=psk\n")
+            .redis_auth_password()
+            .unwrap();
+        assert_eq!(psk.unwrap().as_str(), "secret-psk-of-some-length");
+        let file = load_with("atsreuse.redis_password_file=pw\n")
+            .redis_auth_password()
+            .unwrap();
+        assert_eq!(file.unwrap().as_str(), "from-file");
+        assert!(load_with("atsreuse.redis_password_mode=none\n")
+            .redis_auth_password()
+            .unwrap()
+            .is_none());
     }
 
     #[test]
