@@ -73,6 +73,10 @@ DbgCtl dbg_ctl{PLUGIN_NAME};
    reaches ATS within this delay; stats are refreshed every STATS_EVERY_TICKS ticks. */
 #define TIMER_PERIOD_MS 200
 #define STATS_EVERY_TICKS 5
+/* While records name a ticket key file, ATS may load it over the pod's keys (it does, about 2 s after a config reload):
+   the current block is installed again this often (25 ticks = 5 s). */
+#define REASSERT_EVERY_TICKS 25
+#define TICKET_KEY_FILE_RECORD "proxy.config.ssl.server.ticket_key.filename"
 /* At shutdown, how long to wait for hook calls still using the node before stopping it. */
 #define SHUTDOWN_DRAIN_MS 2000
 
@@ -274,14 +278,28 @@ keys_install(const char *when)
   }
 }
 
-/* After an ATS config reload, install the current block again at the next timer tick, whatever ATS did with it. */
+/* Installs the current block again at the next timer tick, whatever ATS did with it meanwhile. */
 static void
-keys_reinstall_soon(void)
+keys_reinstall_soon(const char *why)
 {
   pthread_mutex_lock(&state.keys_lock);
   state.installed_generation = 0;
   pthread_mutex_unlock(&state.keys_lock);
-  PLUGIN_DEBUG("config reload: the session ticket keys are installed again at the next tick");
+  PLUGIN_DEBUG("%s: the session ticket keys are installed again at the next tick", why);
+}
+
+/* True while records name a ticket key file, which ATS loads over the keys set through the API when it reloads. */
+static int
+ticket_key_file_set(void)
+{
+  TSMgmtString file = NULL;
+  int set           = 0;
+
+  if (TSMgmtStringGet(TICKET_KEY_FILE_RECORD, &file) == TS_SUCCESS && file != NULL) {
+    set = file[0] != '\0';
+    TSfree(file);
+  }
+  return set;
 }
 
 /* ---- sessions (ET_NET threads) ---- */
@@ -441,8 +459,12 @@ timer_tick(TSCont contp, TSEvent event, void *edata)
   (void)event;
   (void)edata;
   keys_install("key update");
-  if (++ticks % STATS_EVERY_TICKS == 0) {
+  ++ticks;
+  if (ticks % STATS_EVERY_TICKS == 0) {
     stats_refresh();
+  }
+  if (ticks % REASSERT_EVERY_TICKS == 0 && ticket_key_file_set()) {
+    keys_reinstall_soon(TICKET_KEY_FILE_RECORD " is set");
   }
   return 0;
 }
@@ -537,7 +559,7 @@ lifecycle_hook(TSCont contp, TSEvent event, void *edata)
     node_shutdown();
     break;
   case TS_EVENT_MGMT_UPDATE:
-    keys_reinstall_soon();
+    keys_reinstall_soon("config reload");
     break;
   default:
     break;
@@ -572,10 +594,10 @@ records_check(void)
     PLUGIN_ERROR("warning: %s is %" PRId64 ", not 2: session ids are not shared (tickets still are)", SESSION_CACHE_RECORD,
                  (int64_t)cache_mode);
   }
-  if (TSMgmtStringGet("proxy.config.ssl.server.ticket_key.filename", &ticket_file) == TS_SUCCESS && ticket_file != NULL) {
+  if (TSMgmtStringGet(TICKET_KEY_FILE_RECORD, &ticket_file) == TS_SUCCESS && ticket_file != NULL) {
     if (ticket_file[0] != '\0') {
-      PLUGIN_ERROR("warning: proxy.config.ssl.server.ticket_key.filename is set (%s): a config reload replaces the pod's "
-                   "keys with that file's until the next key update; leave it unset",
+      PLUGIN_ERROR("warning: " TICKET_KEY_FILE_RECORD " is set (%s): ATS loads that file over the pod's keys when it reloads "
+                   "(the plugin puts the pod's back within 5 s); leave it unset",
                    ticket_file);
     }
     TSfree(ticket_file);
