@@ -14,6 +14,9 @@ install(CODE "
 ")
 install(FILES ${CMAKE_CURRENT_SOURCE_DIR}/include/atsreuse.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 
+# The .pc file finds the prefix from its own place, so `cmake --install --prefix` and DESTDIR
+# give a correct file without reconfiguring.
+file(RELATIVE_PATH ATSREUSE_PC_PREFIX_REL "/p/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/p")
 list(TRANSFORM ATSREUSE_NATIVE_LIBS PREPEND "-l" OUTPUT_VARIABLE _native)
 list(JOIN _native " " ATSREUSE_PC_LIBS_PRIVATE)
 configure_file(${CMAKE_CURRENT_SOURCE_DIR}/cmake/atsreuse.pc.in ${CMAKE_CURRENT_BINARY_DIR}/atsreuse.pc @ONLY)
