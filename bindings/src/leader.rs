@@ -30,15 +30,19 @@ use atsreuse_core::keyring::{KeyEntry, KeyTimes, Keyring};
 use atsreuse_core::rotation;
 use atsreuse_core::stek::Stek;
 use rand::rngs::OsRng;
+use zeroize::Zeroizing;
 
 use crate::clock::unix_now;
 use crate::dist::keystore::seal_keyring;
+use crate::dist::legacy;
 use crate::dist::{ControlCmd, Shared, TICK};
 use crate::node::LogLevel;
 use crate::stats::{bump, set};
 
 struct Leader {
     was_leader: bool,
+    /// Legacy `both`: the key last published in the old format.
+    legacy_published: Option<Zeroizing<Vec<u8>>>,
     /// After a failed store, no new candidate before this.
     next_try: Instant,
     /// A local `rotate_now` forwarded to the leader: since when, and the epoch then.
@@ -50,6 +54,7 @@ struct Leader {
 pub(crate) fn run_leader(shared: &Shared) {
     let mut state = Leader {
         was_leader: false,
+        legacy_published: None,
         next_try: Instant::now(),
         forwarding: None,
         last_forward: None,
@@ -71,7 +76,9 @@ pub(crate) fn run_leader(shared: &Shared) {
         set(&shared.counters.is_leader, u64::from(leading));
         if leading {
             lead(shared, &mut state, now);
+            publish_legacy_stek(shared, &mut state);
         } else {
+            shared.legacy_resend.store(false, Ordering::Release);
             // A request heard while following is for whoever leads now, not for later.
             shared.rotate_remote.store(false, Ordering::Release);
             forward_rotation(shared, &mut state);
@@ -290,4 +297,40 @@ fn forward_rotation(shared: &Shared, state: &mut Leader) {
         }
         state.last_forward = Some(Instant::now());
     }
+}
+
+/// Legacy `both`: publishes the encrypting key in the old format when it changed or an old
+/// node asked for it, so old nodes encrypt with the pod's key.
+fn publish_legacy_stek(shared: &Shared, state: &mut Leader) {
+    let (true, Some(key)) = (shared.legacy_write, &shared.legacy_key) else {
+        return;
+    };
+    let Some(first) = shared.keystore.installed_first_key() else {
+        return;
+    };
+    let asked = shared.legacy_resend.swap(false, Ordering::AcqRel);
+    let changed = state
+        .legacy_published
+        .as_ref()
+        .map_or(true, |k| **k != *first);
+    if !asked && !changed {
+        return;
+    }
+    let Some((channel, payload)) = legacy::encode_stek(&shared.config.cluster_name, key, &first)
+    else {
+        return;
+    };
+    let payload = Arc::new(payload);
+    for ep in &shared.endpoints {
+        let cmd = ControlCmd::PublishLegacy {
+            channel: channel.clone(),
+            payload: Arc::clone(&payload),
+        };
+        let sender = ep
+            .control
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _ = sender.send(cmd);
+    }
+    state.legacy_published = Some(first);
 }

@@ -16,6 +16,7 @@ use std::time::Instant;
 use atsreuse_core::envelope::Sealer;
 use atsreuse_core::keyring::{KeyEntry, KeyTimes};
 use atsreuse_core::keys::{self, ClusterKeys, NodeId, Psk};
+use atsreuse_core::legacy::LegacyPskFile;
 use atsreuse_core::rotation::Settings;
 use atsreuse_core::session::DER_MAX_LEN;
 use atsreuse_core::stek::Stek;
@@ -24,7 +25,7 @@ use rand::RngCore;
 use zeroize::Zeroizing;
 
 use crate::clock::unix_now;
-use crate::config::{Config, RedisPassword};
+use crate::config::{Config, LegacyMode, RedisPassword};
 use crate::dist::keystore::KeyStore;
 use crate::dist::sessions::Pending;
 use crate::dist::{endpoint_label, hex, EndpointState, Names, Shared};
@@ -118,6 +119,14 @@ impl Node {
             NodeError::Config(format!("{}: cluster name: {err:?}", config.path.display()))
         })?;
         let password = redis_password(&config, &psk, &psk_bytes)?;
+        let legacy_key = match config.legacy {
+            LegacyMode::Off => None,
+            LegacyMode::Accept | LegacyMode::Both => Some(
+                LegacyPskFile::parse(&psk_bytes)
+                    .map_err(|err| NodeError::Psk(format!("{psk_file}: legacy protocol: {err:?}")))?
+                    .key(),
+            ),
+        };
         drop(psk_bytes);
         let ca_pem = match &config.redis_ca_file {
             Some(path) => Some(std::fs::read(path).map_err(|err| {
@@ -178,6 +187,7 @@ impl Node {
             control_queues.push(control_rx);
         }
         let (queue_tx, queue_rx) = sync_channel(config.publish_queue_capacity.max(1));
+        let config_legacy = config.legacy;
         let shared = Arc::new(Shared {
             names: Names::new(&config.cluster_name),
             map: SessionMap::new(config.session_map_capacity.max(1)),
@@ -197,6 +207,9 @@ impl Node {
             rotate_local: AtomicBool::new(false),
             rotate_remote: AtomicBool::new(false),
             started: Instant::now(),
+            legacy_write: config_legacy == LegacyMode::Both,
+            legacy_key,
+            legacy_resend: AtomicBool::new(false),
         });
         set(
             &shared.counters.redis_endpoints,
@@ -225,7 +238,7 @@ impl Node {
     fn spawn_all(
         &mut self,
         queue: Receiver<Pending>,
-        send_queues: Vec<Receiver<Arc<Vec<u8>>>>,
+        send_queues: Vec<Receiver<Arc<crate::dist::Outgoing>>>,
         control_queues: Vec<Receiver<crate::dist::ControlCmd>>,
     ) -> Result<(), NodeError> {
         use crate::dist::{control, sessions, subscriber};

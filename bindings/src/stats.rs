@@ -53,6 +53,11 @@ pub struct AtsreuseStats {
     pub keyring_writes: u64,
     /// Redis connections lost or refused, all endpoints and connection roles together.
     pub redis_failures: u64,
+    /// Legacy (`ssl_session_reuse`) messages taken: sessions stored and STEKs accepted for
+    /// decryption. Only with `atsreuse.legacy_protocol` accept or both.
+    pub legacy_received: u64,
+    /// Legacy messages that did not decode (bad base64, padding, frame, or id).
+    pub legacy_rejected: u64,
 }
 
 /// Declares [`Counters`] with one atomic per [`AtsreuseStats`] field. The struct literal in
@@ -99,6 +104,8 @@ counters!(
     endpoint_queue_dropped,
     keyring_writes,
     redis_failures,
+    legacy_received,
+    legacy_rejected,
 );
 
 /// Adds one to a counter.

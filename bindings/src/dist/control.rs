@@ -105,6 +105,17 @@ impl Control<'_> {
                 // The leader may have stopped waiting; a closed reply channel is fine.
                 let _ = reply.try_send(stored);
             }
+            ControlCmd::PublishLegacy { channel, payload } => {
+                if let Some(con) = self.link.get() {
+                    let sent = redis::cmd("PUBLISH")
+                        .arg(channel)
+                        .arg(payload.as_slice())
+                        .query::<()>(con);
+                    if let Err(err) = sent {
+                        self.failure(&err, "legacy STEK");
+                    }
+                }
+            }
             ControlCmd::AskRotation => {
                 let channel = self.shared.names.keyring_channel.clone();
                 if let Some(con) = self.link.get() {

@@ -51,7 +51,12 @@ struct Inner {
     installed: Zeroizing<Vec<u8>>,
     /// Greatest epoch ever held, so a new key after a full prune still counts up.
     max_epoch_seen: u64,
+    /// STEKs of old nodes (legacy accept/both), newest first, with when each was last heard.
+    legacy: Vec<(Zeroizing<[u8; ATS_LEN]>, u64)>,
 }
+
+/// Old STEKs kept for decryption: the old plugin installed the new one and the previous one.
+const LEGACY_KEYS: usize = 2;
 
 /// The keyring state of a node.
 pub(crate) struct KeyStore {
@@ -68,6 +73,7 @@ impl KeyStore {
                 start_key_retire_at: None,
                 installed: Zeroizing::new(Vec::new()),
                 max_epoch_seen: 0,
+                legacy: Vec::new(),
             }),
             ticket_lifetime_secs,
         }
@@ -148,12 +154,32 @@ impl KeyStore {
         Some(keyring)
     }
 
+    /// Adds a STEK of an old node (decrypt only); the most recent [`LEGACY_KEYS`] are kept.
+    pub(crate) fn add_legacy(&self, stek: Zeroizing<[u8; ATS_LEN]>, now: u64) {
+        let mut inner = self.lock();
+        inner.legacy.retain(|(known, _)| **known != *stek);
+        inner.legacy.insert(0, (stek, now));
+        inner.legacy.truncate(LEGACY_KEYS);
+    }
+
+    /// The first key of the block last installed (the encrypting one), for legacy `both`.
+    pub(crate) fn installed_first_key(&self) -> Option<Zeroizing<Vec<u8>>> {
+        let inner = self.lock();
+        inner
+            .installed
+            .get(..ATS_LEN)
+            .map(|k| Zeroizing::new(k.to_vec()))
+    }
+
     /// Recomputes the key block for `now` and hands it to the host when it differs from the
     /// last one. Holding the lock across the call keeps `install_keys` calls from overlapping.
     pub(crate) fn refresh(&self, shared: &Shared, now: u64) -> bool {
         let mut inner = self.lock();
         inner.held.prune(now);
         retire_start_key(&mut inner, now, self.ticket_lifetime_secs);
+        // An old STEK not heard again for one ticket lifetime opens no live ticket any more.
+        let lifetime = self.ticket_lifetime_secs;
+        inner.legacy.retain(|(_, heard)| now < heard + lifetime);
         let block = build_block(&inner, now);
         update_gauges(shared, &inner.held, now);
         if block.is_empty() || *block == *inner.installed {
@@ -236,7 +262,7 @@ fn retire_start_key(inner: &mut Inner, now: u64, ticket_lifetime_secs: u64) {
 /// The block at `now`: the pod keyring's block, then the start key (decrypt only) unless the
 /// pod keyring holds it already; the start key encrypts only while the pod has no key.
 fn build_block(inner: &Inner, now: u64) -> Zeroizing<Vec<u8>> {
-    let mut block = Zeroizing::new(vec![0u8; ATS_BLOCK_MAX_LEN + ATS_LEN]);
+    let mut block = Zeroizing::new(vec![0u8; ATS_BLOCK_MAX_LEN + (1 + LEGACY_KEYS) * ATS_LEN]);
     let mut len = inner
         .held
         .ats_block_at(now, &mut block[..ATS_BLOCK_MAX_LEN])
@@ -254,6 +280,15 @@ fn build_block(inner: &Inner, now: u64) -> Zeroizing<Vec<u8>> {
             {
                 len += n;
             }
+        }
+    }
+    // Old STEKs last, decrypt only, unless a key of that name is in the block already.
+    for (stek, _) in &inner.legacy {
+        let name = &stek[..16];
+        let known = block[..len].chunks(ATS_LEN).any(|k| &k[..16] == name);
+        if !known && len > 0 {
+            block[len..len + ATS_LEN].copy_from_slice(&stek[..]);
+            len += ATS_LEN;
         }
     }
     block.truncate(len);

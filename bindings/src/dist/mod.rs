@@ -17,6 +17,7 @@
 pub(crate) mod conn;
 pub(crate) mod control;
 pub(crate) mod keystore;
+pub(crate) mod legacy;
 pub(crate) mod sessions;
 pub(crate) mod subscriber;
 
@@ -27,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use atsreuse_core::envelope::Sealer;
 use atsreuse_core::keys::{ClusterKeys, NodeId};
+use atsreuse_core::legacy::LegacyKey;
 use atsreuse_core::rotation::Settings;
 use zeroize::Zeroizing;
 
@@ -69,6 +71,14 @@ impl Names {
     }
 }
 
+/// A message for a publisher: a sealed session on the sessions channel, or a message of the
+/// old format on its own channel.
+pub(crate) struct Outgoing {
+    /// `None`: the sessions channel.
+    pub channel: Option<String>,
+    pub payload: Vec<u8>,
+}
+
 /// What a control thread is asked to do by the leader thread.
 pub(crate) enum ControlCmd {
     /// Store this sealed keyring if the stored epoch is older; reply whether it was stored.
@@ -79,6 +89,11 @@ pub(crate) enum ControlCmd {
     },
     /// Publish a rotation request for whichever node leads.
     AskRotation,
+    /// Publish a message of the old format (a STEK, in legacy mode `both`).
+    PublishLegacy {
+        channel: String,
+        payload: Arc<Vec<u8>>,
+    },
 }
 
 /// The state of one endpoint that other threads read.
@@ -96,7 +111,7 @@ pub(crate) struct EndpointState {
     /// A keyring notice arrived or the subscription was renewed: read the keyring again.
     pub refresh: AtomicBool,
     /// Sealed sessions for this endpoint's publisher.
-    pub send_queue: SyncSender<Arc<Vec<u8>>>,
+    pub send_queue: SyncSender<Arc<Outgoing>>,
     /// Commands for this endpoint's control thread.
     pub control: Mutex<Sender<ControlCmd>>,
 }
@@ -134,6 +149,12 @@ pub(crate) struct Shared {
     /// A rotation request arrived from another node.
     pub rotate_remote: AtomicBool,
     pub started: Instant,
+    /// The old plugin's key, when the legacy protocol is on (accept or both).
+    pub legacy_key: Option<LegacyKey>,
+    /// Legacy mode `both`: also write the old format.
+    pub legacy_write: bool,
+    /// An old node asked for the STEK (`@resendstek@`).
+    pub legacy_resend: AtomicBool,
 }
 
 impl Shared {

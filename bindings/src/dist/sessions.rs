@@ -10,7 +10,7 @@ use atsreuse_core::session::{SessionRecord, RECORD_MAX_LEN};
 use zeroize::Zeroizing;
 
 use super::conn::Link;
-use super::{Shared, TICK};
+use super::{legacy, Outgoing, Shared, TICK};
 use crate::clock::unix_now;
 use crate::map::SessionId;
 use crate::node::LogLevel;
@@ -79,9 +79,34 @@ fn seal_and_fan_out(shared: &Shared, sealer: &mut Sealer, pending: &Pending, pla
             return;
         }
     }
-    let envelope = Arc::new(out);
+    fan_out(
+        shared,
+        Outgoing {
+            channel: None,
+            payload: out,
+        },
+    );
+    if let (true, Some(key)) = (shared.legacy_write, &shared.legacy_key) {
+        let cluster = &shared.config.cluster_name;
+        if let Some((channel, payload)) =
+            legacy::encode_session(cluster, key, pending.id.as_slice(), &pending.der)
+        {
+            fan_out(
+                shared,
+                Outgoing {
+                    channel: Some(channel),
+                    payload,
+                },
+            );
+        }
+    }
+}
+
+/// Hands one message to every endpoint's publisher; a full queue drops it for that endpoint.
+fn fan_out(shared: &Shared, message: Outgoing) {
+    let message = Arc::new(message);
     for ep in &shared.endpoints {
-        match ep.send_queue.try_send(Arc::clone(&envelope)) {
+        match ep.send_queue.try_send(Arc::clone(&message)) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => bump(&shared.counters.endpoint_queue_dropped),
             Err(TrySendError::Disconnected(_)) => {}
@@ -91,7 +116,7 @@ fn seal_and_fan_out(shared: &Shared, sealer: &mut Sealer, pending: &Pending, pla
 
 /// The publisher of one endpoint: sends sealed sessions in pipelines of up to
 /// [`PUBLISH_BATCH`]. While the endpoint is down, what arrives is dropped and counted.
-pub(crate) fn run_publisher(shared: &Shared, endpoint: usize, queue: Receiver<Arc<Vec<u8>>>) {
+pub(crate) fn run_publisher(shared: &Shared, endpoint: usize, queue: Receiver<Arc<Outgoing>>) {
     let mut link = Link::new(shared, endpoint, "publisher");
     let channel = shared.names.sessions.as_str();
     let mut last_sent = Instant::now();
@@ -122,10 +147,11 @@ pub(crate) fn run_publisher(shared: &Shared, endpoint: usize, queue: Receiver<Ar
             continue;
         };
         let mut pipe = redis::pipe();
-        for envelope in &batch {
+        for message in &batch {
+            let to = message.channel.as_deref().unwrap_or(channel);
             pipe.cmd("PUBLISH")
-                .arg(channel)
-                .arg(envelope.as_slice())
+                .arg(to)
+                .arg(message.payload.as_slice())
                 .ignore();
         }
         if let Err(err) = pipe.query::<()>(con) {

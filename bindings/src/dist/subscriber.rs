@@ -47,6 +47,10 @@ fn listen(
     pubsub
         .subscribe(&[names.sessions.as_str(), names.keyring_channel.as_str()])
         .map_err(|e| (e, "SUBSCRIBE"))?;
+    if shared.legacy_key.is_some() {
+        let pattern = super::legacy::pattern(&shared.config.cluster_name);
+        pubsub.psubscribe(pattern).map_err(|e| (e, "PSUBSCRIBE"))?;
+    }
     // Short reads so the shutdown flag is seen within a tick; a timed-out read loses nothing
     // (the client keeps a partly read reply for the next call).
     pubsub
@@ -83,7 +87,11 @@ fn listen(
 fn handle(shared: &Shared, endpoint: usize, msg: &Msg) {
     let channel = msg.get_channel_name();
     let payload = msg.get_payload_bytes();
-    if channel == shared.names.sessions {
+    if msg.from_pattern() {
+        if let Some(key) = &shared.legacy_key {
+            super::legacy::receive(shared, key, channel, payload);
+        }
+    } else if channel == shared.names.sessions {
         receive_session(shared, payload);
     } else if channel == shared.names.keyring_channel {
         if payload == NOTICE_KEYRING {
