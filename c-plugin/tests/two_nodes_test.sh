@@ -2,7 +2,7 @@
 # One redis-server and three traffic_server nodes on 127.0.0.1: n1 and n2 run atsreuse.so, n3 does not (the control).
 # A session established on n1 must resume on n2 and must not on n3, for a TLS 1.2 ticket, a TLS 1.2 session id and a
 # TLS 1.3 ticket; n2's stats must show the shared session it inserted.
-# Usage: two_nodes_test.sh TRAFFIC_SERVER /abs/path/atsreuse.so REDIS_SERVER
+# Usage: [DEST_IP=1] two_nodes_test.sh TRAFFIC_SERVER /abs/path/atsreuse.so REDIS_SERVER
 set -u
 traffic_server=$1
 plugin=$(readlink -f "$2")
@@ -49,6 +49,12 @@ for node in n1 n2 n3; do
 done
 # One certificate for the whole pod, as operators deploy it.
 for node in n2 n3; do cp "$dir/n1/etc/server.pem" "$dir/n1/etc/server.key" "$dir/$node/etc/"; done
+# DEST_IP=1: an ssl_multicert line bound to the address instead of dest_ip=* (docs/plugin.md, operator notes).
+if [ -n "${DEST_IP:-}" ]; then
+  for node in n1 n2 n3; do
+    echo "dest_ip=127.0.0.1 ssl_cert_name=server.pem ssl_key_name=server.key" >"$dir/$node/etc/ssl_multicert.config"
+  done
+fi
 for node in n1 n2; do printf 'stats_over_http.so\n%s %s\n' "$plugin" "$dir/atsreuse.config" >"$dir/$node/etc/plugin.config"; done
 for node in n1 n2 n3; do sandbox_start "$dir/$node" "$traffic_server"; done
 for node in n1 n2 n3; do sandbox_wait_tls "${tls[$node]}" 20 || fail "no TLS on $node"; done
