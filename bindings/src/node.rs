@@ -16,7 +16,7 @@ use std::time::Instant;
 use atsreuse_core::envelope::Sealer;
 use atsreuse_core::keyring::{KeyEntry, KeyTimes};
 use atsreuse_core::keys::{self, ClusterKeys, NodeId, Psk};
-use atsreuse_core::legacy::LegacyPskFile;
+use atsreuse_core::legacy::{LegacyKey, LegacyPskFile};
 use atsreuse_core::rotation::Settings;
 use atsreuse_core::session::DER_MAX_LEN;
 use atsreuse_core::stek::Stek;
@@ -28,7 +28,7 @@ use crate::clock::unix_now;
 use crate::config::{Config, LegacyMode, RedisPassword};
 use crate::dist::keystore::KeyStore;
 use crate::dist::sessions::Pending;
-use crate::dist::{endpoint_label, hex, EndpointState, Names, Shared};
+use crate::dist::{endpoint_label, hex, ControlCmd, EndpointState, Names, Outgoing, Shared};
 use crate::map::{LookupError, SessionId, SessionMap};
 use crate::stats::{bump, set, AtsreuseStats, Counters};
 
@@ -109,106 +109,35 @@ impl Node {
         for notice in &config.notices {
             host.log(notice.level, &notice.text);
         }
-        let psk_file = config.psk_file.display().to_string();
-        let psk_bytes = config
-            .read_psk_file()
-            .map_err(|err| NodeError::Psk(format!("{psk_file}: cannot read: {err}")))?;
-        let psk = Psk::from_file_bytes(&psk_bytes)
-            .map_err(|err| NodeError::Psk(format!("{psk_file}: {err:?}")))?;
-        let keys = ClusterKeys::derive(&psk, &config.cluster_name).map_err(|err| {
-            NodeError::Config(format!("{}: cluster name: {err:?}", config.path.display()))
-        })?;
-        let password = redis_password(&config, &psk, &psk_bytes)?;
-        let legacy_key = match config.legacy {
-            LegacyMode::Off => None,
-            LegacyMode::Accept | LegacyMode::Both => Some(
-                LegacyPskFile::parse(&psk_bytes)
-                    .map_err(|err| NodeError::Psk(format!("{psk_file}: legacy protocol: {err:?}")))?
-                    .key(),
-            ),
-        };
-        drop(psk_bytes);
-        let ca_pem = match &config.redis_ca_file {
-            Some(path) => Some(std::fs::read(path).map_err(|err| {
-                NodeError::Config(format!(
-                    "{}: CA file {}: {err}",
-                    config.path.display(),
-                    path.display()
-                ))
-            })?),
-            None => None,
-        };
-        let settings = Settings {
-            interval_secs: config.rotation_interval.as_secs(),
-            lead_secs: config.lead_time.as_secs(),
-            ticket_lifetime_secs: config.ticket_lifetime.as_secs(),
-        };
-        settings.validate().map_err(|err| {
-            NodeError::Config(format!(
-                "{}: rotation settings: {err:?}",
-                config.path.display()
-            ))
-        })?;
-
+        let secrets = load_secrets(&config)?;
+        let settings = rotation_settings(&config)?;
         let mut id = [0u8; 16];
         OsRng.fill_bytes(&mut id);
         let node_id = NodeId(id);
         let now = unix_now();
-        let start_key = KeyEntry {
-            epoch: 0,
-            times: KeyTimes {
-                introduce_at: now,
-                activate_at: now,
-                expire_at: now
-                    + settings.interval_secs
-                    + settings.ticket_lifetime_secs
-                    + settings.lead_secs,
-            },
-            stek: Stek::generate(&mut OsRng),
-        };
-
-        let mut endpoints = Vec::new();
-        let mut send_queues = Vec::new();
-        let mut control_queues = Vec::new();
-        for ep in &config.endpoints {
-            let (send_tx, send_rx) = sync_channel(config.publish_queue_capacity.max(1));
-            let (control_tx, control_rx) = channel();
-            endpoints.push(EndpointState {
-                label: endpoint_label(&ep.host, ep.port),
-                subscribed: AtomicBool::new(false),
-                control_up: AtomicBool::new(false),
-                lease_until_ms: Default::default(),
-                keyring_read_once: AtomicBool::new(false),
-                refresh: AtomicBool::new(false),
-                send_queue: send_tx,
-                control: Mutex::new(control_tx),
-            });
-            send_queues.push(send_rx);
-            control_queues.push(control_rx);
-        }
+        let (endpoints, send_queues, control_queues) = endpoint_states(&config);
         let (queue_tx, queue_rx) = sync_channel(config.publish_queue_capacity.max(1));
-        let config_legacy = config.legacy;
         let shared = Arc::new(Shared {
             names: Names::new(&config.cluster_name),
             map: SessionMap::new(config.session_map_capacity.max(1)),
-            keystore: KeyStore::new(start_key, settings.ticket_lifetime_secs),
+            keystore: KeyStore::new(start_key(&settings, now), settings.ticket_lifetime_secs),
             keyring_sealer: Mutex::new(Sealer::new(node_id)),
             node_hex: hex(&node_id.0),
+            legacy_write: config.legacy == LegacyMode::Both,
             config,
             host,
-            keys,
+            keys: secrets.keys,
             node_id,
             settings,
-            password,
-            ca_pem,
+            password: secrets.password,
+            ca_pem: secrets.ca_pem,
             counters: Counters::default(),
             endpoints,
             shutdown: AtomicBool::new(false),
             rotate_local: AtomicBool::new(false),
             rotate_remote: AtomicBool::new(false),
             started: Instant::now(),
-            legacy_write: config_legacy == LegacyMode::Both,
-            legacy_key,
+            legacy_key: secrets.legacy_key,
             legacy_resend: AtomicBool::new(false),
         });
         set(
@@ -224,13 +153,10 @@ impl Node {
             threads: Vec::new(),
         };
         node.spawn_all(queue_rx, send_queues, control_queues)?;
+        let (id, count) = (&node.shared.node_hex, node.shared.endpoints.len());
         node.shared.log(
-            crate::node::LogLevel::Info,
-            format_args!(
-                "started: node id {}, {} Redis endpoint(s)",
-                node.shared.node_hex,
-                node.shared.endpoints.len()
-            ),
+            LogLevel::Info,
+            format_args!("started: node id {id}, {count} Redis endpoint(s)"),
         );
         Ok(node)
     }
@@ -238,8 +164,8 @@ impl Node {
     fn spawn_all(
         &mut self,
         queue: Receiver<Pending>,
-        send_queues: Vec<Receiver<Arc<crate::dist::Outgoing>>>,
-        control_queues: Vec<Receiver<crate::dist::ControlCmd>>,
+        send_queues: Vec<Receiver<Arc<Outgoing>>>,
+        control_queues: Vec<Receiver<ControlCmd>>,
     ) -> Result<(), NodeError> {
         use crate::dist::{control, sessions, subscriber};
         self.spawn("sealer", move |s| sessions::run_sealer(s, queue))?;
@@ -374,6 +300,105 @@ impl Drop for Node {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// What the node derives from its PSK file and reads from the files the config names.
+struct Secrets {
+    keys: ClusterKeys,
+    password: Option<Zeroizing<String>>,
+    legacy_key: Option<LegacyKey>,
+    ca_pem: Option<Vec<u8>>,
+}
+
+/// Reads the PSK file (erased after use) and derives everything the node needs from it.
+fn load_secrets(config: &Config) -> Result<Secrets, NodeError> {
+    let psk_file = config.psk_file.display().to_string();
+    let psk_bytes = config
+        .read_psk_file()
+        .map_err(|err| NodeError::Psk(format!("{psk_file}: cannot read: {err}")))?;
+    let psk = Psk::from_file_bytes(&psk_bytes)
+        .map_err(|err| NodeError::Psk(format!("{psk_file}: {err:?}")))?;
+    let keys = ClusterKeys::derive(&psk, &config.cluster_name).map_err(|err| {
+        NodeError::Config(format!("{}: cluster name: {err:?}", config.path.display()))
+    })?;
+    let password = redis_password(config, &psk, &psk_bytes)?;
+    let legacy_key = match config.legacy {
+        LegacyMode::Off => None,
+        LegacyMode::Accept | LegacyMode::Both => Some(
+            LegacyPskFile::parse(&psk_bytes)
+                .map_err(|err| NodeError::Psk(format!("{psk_file}: legacy protocol: {err:?}")))?
+                .key(),
+        ),
+    };
+    let ca_pem = match &config.redis_ca_file {
+        Some(path) => Some(std::fs::read(path).map_err(|err| {
+            let file = config.path.display();
+            NodeError::Config(format!("{file}: CA file {}: {err}", path.display()))
+        })?),
+        None => None,
+    };
+    Ok(Secrets {
+        keys,
+        password,
+        legacy_key,
+        ca_pem,
+    })
+}
+
+/// The rotation settings of the config, checked against the keyring capacity.
+fn rotation_settings(config: &Config) -> Result<Settings, NodeError> {
+    let settings = Settings {
+        interval_secs: config.rotation_interval.as_secs(),
+        lead_secs: config.lead_time.as_secs(),
+        ticket_lifetime_secs: config.ticket_lifetime.as_secs(),
+    };
+    settings.validate().map_err(|err| {
+        let file = config.path.display();
+        NodeError::Config(format!("{file}: rotation settings: {err:?}"))
+    })?;
+    Ok(settings)
+}
+
+/// The node's start key: active now, alive as long as a key of the schedule would be.
+fn start_key(settings: &Settings, now: u64) -> KeyEntry {
+    let lifetime = settings.interval_secs + settings.ticket_lifetime_secs + settings.lead_secs;
+    KeyEntry {
+        epoch: 0,
+        times: KeyTimes {
+            introduce_at: now,
+            activate_at: now,
+            expire_at: now + lifetime,
+        },
+        stek: Stek::generate(&mut OsRng),
+    }
+}
+
+type EndpointParts = (
+    Vec<EndpointState>,
+    Vec<Receiver<Arc<Outgoing>>>,
+    Vec<Receiver<ControlCmd>>,
+);
+
+/// The shared state of each endpoint, with the receiving ends of its two queues.
+fn endpoint_states(config: &Config) -> EndpointParts {
+    let mut parts: EndpointParts = (Vec::new(), Vec::new(), Vec::new());
+    for ep in &config.endpoints {
+        let (send_tx, send_rx) = sync_channel(config.publish_queue_capacity.max(1));
+        let (control_tx, control_rx) = channel();
+        parts.0.push(EndpointState {
+            label: endpoint_label(&ep.host, ep.port),
+            subscribed: AtomicBool::new(false),
+            control_up: AtomicBool::new(false),
+            lease_until_ms: Default::default(),
+            keyring_read_once: AtomicBool::new(false),
+            refresh: AtomicBool::new(false),
+            send_queue: send_tx,
+            control: Mutex::new(control_tx),
+        });
+        parts.1.push(send_rx);
+        parts.2.push(control_rx);
+    }
+    parts
 }
 
 /// The Redis password the config asks for (never logged).

@@ -160,28 +160,21 @@ impl<'s> Link<'s> {
         bump(&self.shared.counters.redis_failures);
         let wait = self.backoff.next_wait();
         self.next_attempt = Instant::now() + wait;
+        // Refused credentials are an error at every attempt: an operator must act. Other
+        // failures are a warning the first time, then debug until the endpoint is back.
         let (level, what) = if is_auth_error(err) {
-            (
-                LogLevel::Error,
-                "credentials refused (check the Redis user and password)",
-            )
+            let what = "credentials refused (check the Redis user and password)";
+            (LogLevel::Error, what)
         } else if self.failing {
             (LogLevel::Debug, "connect failed")
         } else {
             (LogLevel::Warn, "connect failed")
         };
-        // Auth failures stay at error every time: an operator must act on them.
-        if level != LogLevel::Debug || !self.failing || is_auth_error(err) {
-            self.shared.log(
-                level,
-                format_args!(
-                    "redis {} ({}): {what}: {err}; retrying in {} ms",
-                    self.label(),
-                    self.role,
-                    wait.as_millis()
-                ),
-            );
-        }
+        let (label, role, wait_ms) = (self.label(), self.role, wait.as_millis());
+        self.shared.log(
+            level,
+            format_args!("redis {label} ({role}): {what}: {err}; retrying in {wait_ms} ms"),
+        );
         self.failing = true;
     }
 
