@@ -80,6 +80,14 @@ impl AtsNode {
     /// `cert_dir`, starts it, and returns once it answers on its HTTP port. A node that exits,
     /// cannot bind its ports or does not answer within 30 s is an error quoting its log.
     pub fn start(dir: &Path, cert_dir: &Path, spec: &NodeSpec) -> io::Result<AtsNode> {
+        let mut node = AtsNode::launch(dir, cert_dir, spec)?;
+        node.wait_ready()?;
+        Ok(node)
+    }
+
+    /// Like [`AtsNode::start`] but returns at once; call [`AtsNode::wait_ready`] before use.
+    /// Several nodes launched first and then waited on start in parallel.
+    pub fn launch(dir: &Path, cert_dir: &Path, spec: &NodeSpec) -> io::Result<AtsNode> {
         let tls_port = free_port()?;
         let http_port = free_port()?;
         layout(dir, cert_dir, spec, tls_port, http_port)?;
@@ -96,7 +104,7 @@ impl AtsNode {
             .stdout(out.try_clone()?)
             .stderr(out);
         let proc = Guarded::spawn(name, &mut cmd)?;
-        let mut node = AtsNode {
+        Ok(AtsNode {
             name: spec.name.clone(),
             dir: dir.to_path_buf(),
             tls_port,
@@ -104,12 +112,12 @@ impl AtsNode {
             launch: spec.launch,
             has_plugin: spec.plugin_line.is_some(),
             proc,
-        };
-        node.wait_ready()?;
-        Ok(node)
+        })
     }
 
-    fn wait_ready(&mut self) -> io::Result<()> {
+    /// Returns once the node answers; an error quoting its log when it exited, could not
+    /// bind its ports, or did not answer within 30 s.
+    pub fn wait_ready(&mut self) -> io::Result<()> {
         let deadline = Instant::now() + START_LIMIT;
         loop {
             if let Some(status) = self.proc.exited() {

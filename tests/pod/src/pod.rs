@@ -52,7 +52,7 @@ impl Default for PodOptions {
             nodes: 3,
             control_nodes: 0,
             plugin: None,
-            launch: Launch::Bare,
+            launch: Launch::Managed,
             style: ConfigStyle::Current,
             extra_config: Vec::new(),
             multicert_line: NodeSpec::control("x").multicert_line,
@@ -133,17 +133,37 @@ impl Pod {
             password_file,
             redis_password,
         };
+        // Every node is launched first and then waited on, so they start in parallel; all
+        // are launched from this thread, which their parent-death signal is tied to.
         for _ in 0..opts.nodes {
-            pod.add_node()?;
+            pod.launch_node()?;
         }
         for _ in 0..opts.control_nodes {
-            pod.add_control_node()?;
+            pod.launch_control_node()?;
+        }
+        for n in pod.nodes.iter_mut().chain(pod.controls.iter_mut()) {
+            n.wait_ready()?;
         }
         Ok(pod)
     }
 
-    /// Starts one more node with the plugin (it joins the running pod); returns its index.
+    /// Starts one more node with the plugin (it joins the running pod); returns its index
+    /// once the node answers.
     pub fn add_node(&mut self) -> io::Result<usize> {
+        let i = self.launch_node()?;
+        self.nodes[i].wait_ready()?;
+        Ok(i)
+    }
+
+    /// Starts one more control node (no plugin); returns its index among control nodes
+    /// once the node answers.
+    pub fn add_control_node(&mut self) -> io::Result<usize> {
+        let i = self.launch_control_node()?;
+        self.controls[i].wait_ready()?;
+        Ok(i)
+    }
+
+    fn launch_node(&mut self) -> io::Result<usize> {
         let i = self.nodes.len();
         let name = format!("node{}", i + 1);
         let dir = self.dir.join(&name);
@@ -159,19 +179,18 @@ impl Pod {
         spec.plugin_line = Some(format!("{} {}", plugin.display(), config.display()));
         spec.launch = self.opts.launch;
         spec.multicert_line = self.opts.multicert_line.clone();
-        self.nodes.push(AtsNode::start(&dir, &self.dir, &spec)?);
+        self.nodes.push(AtsNode::launch(&dir, &self.dir, &spec)?);
         Ok(i)
     }
 
-    /// Starts one more control node (no plugin); returns its index among control nodes.
-    pub fn add_control_node(&mut self) -> io::Result<usize> {
+    fn launch_control_node(&mut self) -> io::Result<usize> {
         let i = self.controls.len();
         let name = format!("control{}", i + 1);
         let mut spec = NodeSpec::control(&name);
         spec.launch = self.opts.launch;
         spec.multicert_line = self.opts.multicert_line.clone();
         self.controls
-            .push(AtsNode::start(&self.dir.join(&name), &self.dir, &spec)?);
+            .push(AtsNode::launch(&self.dir.join(&name), &self.dir, &spec)?);
         Ok(i)
     }
 
@@ -198,6 +217,11 @@ impl Pod {
                     self.password_file.display()
                 );
                 let _ = writeln!(c, "atsreuse.node_name={name}");
+                // An hour per key, tickets honoured two hours: a pod that a test rotates by
+                // hand, with a keyring far from full.
+                let _ = writeln!(c, "atsreuse.rotation_interval_secs=3600");
+                let _ = writeln!(c, "atsreuse.lead_time_secs=300");
+                let _ = writeln!(c, "atsreuse.ticket_lifetime_secs=7200");
                 c
             }
         };
@@ -282,6 +306,16 @@ impl Pod {
             if let Some(Some(first)) = epochs.first() {
                 if *first >= min_epoch && epochs.iter().all(|e| *e == Some(*first)) {
                     return Ok(*first);
+                }
+            }
+            // A plugin that refused its config never gets a keyring: say why at once.
+            for n in &self.nodes {
+                let diags = n.diags();
+                if let Some(line) = diags
+                    .lines()
+                    .find(|l| l.contains("[atsreuse] cannot start"))
+                {
+                    return Err(io::Error::other(format!("{}: {line}", n.name())));
                 }
             }
             if Instant::now() >= deadline {

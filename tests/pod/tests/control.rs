@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use atsreuse_pod::resume::Sessions;
-use atsreuse_pod::{Pod, PodOptions};
+use atsreuse_pod::{Launch, Pod, PodOptions};
 use atsreuse_tlsclient::Mode;
 
 const COUNT: usize = 5;
@@ -13,6 +13,8 @@ fn control_pod(n: usize) -> Pod {
     Pod::start(PodOptions {
         nodes: 0,
         control_nodes: n,
+        // Bare traffic_server: the fast start, and the mode the plugin pods do not use.
+        launch: Launch::Bare,
         ..PodOptions::default()
     })
     .expect("control pod starts")

@@ -346,11 +346,17 @@ impl Client {
         let slot: SessionSlot = Arc::new(Mutex::new(None));
         ssl.set_ex_data(session_slot_index()?, Arc::clone(&slot));
         if let Some(session) = offer {
+            // OpenSSL's client uses a TLS 1.3 session object once: offered a second time it
+            // sends no ticket. A test offers one ticket to several nodes (and again after a
+            // rotation), so each handshake gets its own copy, made through the DER form.
+            // Servers accept a stateless ticket more than once, so this shows what the pod
+            // does; a real client would use each TLS 1.3 ticket once.
+            let copy = SslSession::from_der(&session.to_der()?)?;
             // SAFETY: OpenSSL requires the session to come from a context with the same
             // method; every session offered here was made by a client of the same mode
             // (same method, same version bounds), in memory or loaded from a file this
             // crate wrote for that mode.
-            unsafe { ssl.set_session(session)? };
+            unsafe { ssl.set_session(&copy)? };
         }
 
         let start = Instant::now();

@@ -1,0 +1,65 @@
+//! Configuration on real nodes: the old plugin's file, ATS config reload, and certificate
+//! lines with an explicit `dest_ip`.
+
+mod common;
+
+use atsreuse_pod::resume::Sessions;
+use atsreuse_pod::{ConfigStyle, Launch, PodOptions};
+use atsreuse_tlsclient::Mode;
+use common::{pod, propagate};
+
+const COUNT: usize = 5;
+
+#[test]
+fn the_old_plugins_config_file_loads_unchanged_and_shares_sessions() {
+    let (pod, _) = pod(PodOptions {
+        nodes: 2,
+        style: ConfigStyle::Legacy,
+        ..PodOptions::default()
+    });
+    let text = std::fs::read_to_string(pod.node_config(1)).unwrap();
+    assert!(
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .all(|l| !l.starts_with("atsreuse.")),
+        "the legacy config must hold only old keys:\n{text}"
+    );
+    for mode in Mode::ALL {
+        let s = Sessions::establish(mode, &pod.nodes()[0], COUNT).unwrap();
+        propagate();
+        let o = s.resume_on(&pod.nodes()[1]);
+        assert!(o.all_resumed(), "{mode}: {o:?}");
+    }
+}
+
+#[test]
+fn an_ats_config_reload_keeps_the_shared_keys() {
+    let (pod, _) = pod(PodOptions {
+        nodes: 2,
+        launch: Launch::Managed,
+        ..PodOptions::default()
+    });
+    let n = pod.nodes();
+    let before: Vec<Sessions> = [Mode::Tls12Ticket, Mode::Tls13Ticket]
+        .iter()
+        .map(|m| Sessions::establish(*m, &n[0], COUNT).unwrap())
+        .collect();
+    // Both nodes rebuild their TLS contexts; the keys the plugin installed must survive.
+    for node in n {
+        node.reload_config().unwrap();
+    }
+    for s in &before {
+        for node in n {
+            let o = s.resume_on(node);
+            assert!(
+                o.all_resumed(),
+                "{} on {} after reload: {o:?}",
+                s.mode(),
+                node.name()
+            );
+        }
+    }
+    let after = Sessions::establish(Mode::Tls12Ticket, &n[1], COUNT).unwrap();
+    let o = after.resume_on(&n[0]);
+    assert!(o.all_resumed(), "made after reload: {o:?}");
+}
