@@ -303,3 +303,142 @@ fn update_gauges(shared: &Shared, held: &Keyring, now: u64) {
         .unwrap_or(0);
     set(&shared.counters.keyring_age_secs, age);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use atsreuse_core::stek::Stek;
+    use rand::rngs::OsRng;
+
+    const LIFETIME: u64 = 100;
+
+    fn entry(epoch: u64, introduce_at: u64, activate_at: u64, expire_at: u64) -> KeyEntry {
+        let times = KeyTimes {
+            introduce_at,
+            activate_at,
+            expire_at,
+        };
+        KeyEntry {
+            epoch,
+            times,
+            stek: Stek::generate(&mut OsRng),
+        }
+    }
+
+    fn inner_with_start_key(start: KeyEntry) -> Inner {
+        Inner {
+            held: Keyring::new(),
+            start_key: Some(start),
+            start_key_retire_at: None,
+            installed: Zeroizing::new(Vec::new()),
+            max_epoch_seen: 0,
+            legacy: Vec::new(),
+        }
+    }
+
+    fn names(block: &[u8]) -> Vec<[u8; 16]> {
+        block
+            .chunks(ATS_LEN)
+            .map(|k| k[..16].try_into().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn the_start_key_encrypts_while_the_pod_has_no_key() {
+        let inner = inner_with_start_key(entry(0, 1000, 1000, 5000));
+        let start_name = *inner.start_key.as_ref().unwrap().stek.name();
+        assert_eq!(names(&build_block(&inner, 1001)), vec![start_name]);
+    }
+
+    #[test]
+    fn the_start_key_follows_the_pod_key_then_retires_after_one_ticket_lifetime() {
+        let mut inner = inner_with_start_key(entry(0, 1000, 1000, 5000));
+        let start_name = *inner.start_key.as_ref().unwrap().stek.name();
+        let mut pod = Keyring::new();
+        pod.insert(entry(1, 900, 900, 9000)).unwrap();
+        let pod_name = *pod.entries()[0].stek.name();
+        merge_into(&mut inner, &pod, 1010);
+
+        retire_start_key(&mut inner, 1010, LIFETIME);
+        assert_eq!(
+            names(&build_block(&inner, 1010)),
+            vec![pod_name, start_name]
+        );
+        retire_start_key(&mut inner, 1010 + LIFETIME - 1, LIFETIME);
+        assert!(inner.start_key.is_some());
+        retire_start_key(&mut inner, 1010 + LIFETIME, LIFETIME);
+        assert!(inner.start_key.is_none());
+        assert_eq!(names(&build_block(&inner, 1010 + LIFETIME)), vec![pod_name]);
+    }
+
+    #[test]
+    fn a_start_key_that_founded_the_pod_keyring_appears_once() {
+        let start = entry(0, 1000, 1000, 5000);
+        let mut pod = Keyring::new();
+        let founded = KeyEntry {
+            epoch: 1,
+            times: start.times,
+            stek: start.stek.duplicate(),
+        };
+        pod.insert(founded).unwrap();
+        let mut inner = inner_with_start_key(start);
+        merge_into(&mut inner, &pod, 1001);
+        assert_eq!(build_block(&inner, 1001).len(), ATS_LEN);
+    }
+
+    #[test]
+    fn old_steks_only_decrypt_and_at_most_two_are_kept() {
+        let store = KeyStore::new(entry(0, 1000, 1000, 5000), LIFETIME);
+        for n in 1..=3u8 {
+            store.add_legacy(Zeroizing::new([n; ATS_LEN]), 1000);
+        }
+        // The same key heard again is not kept twice.
+        store.add_legacy(Zeroizing::new([3; ATS_LEN]), 1001);
+        let inner = store.lock();
+        let block = build_block(&inner, 1001);
+        let names = names(&block);
+        assert_eq!(names.len(), 3);
+        assert_eq!(names[0], *inner.start_key.as_ref().unwrap().stek.name());
+        assert_eq!(&names[1..], &[[3; 16], [2; 16]]);
+    }
+
+    #[test]
+    fn an_older_keyring_is_refused_and_installs_nothing() {
+        let keys = ClusterKeys::derive(
+            &atsreuse_core::keys::Psk::from_file_bytes(b"unit test key material\n").unwrap(),
+            "unit",
+        )
+        .unwrap();
+        let store = KeyStore::new(entry(0, 1000, 1000, 5000), LIFETIME);
+        let seal = |keyring: &Keyring| {
+            let mut plain = [0u8; ENCODED_MAX_LEN];
+            let len = keyring.encode(&mut plain).unwrap();
+            let mut out = vec![0u8; len + OVERHEAD];
+            let mut sealer = Sealer::new(atsreuse_core::keys::NodeId([7; 16]));
+            let n = sealer
+                .seal(&keys, Kind::Keyring, 1000, &plain[..len], &mut out)
+                .unwrap();
+            out.truncate(n);
+            out
+        };
+        let mut old = Keyring::new();
+        old.insert(entry(1, 900, 900, 9000)).unwrap();
+        let mut new = old.duplicate();
+        new.insert(entry(2, 950, 1100, 9500)).unwrap();
+        assert_eq!(
+            store.receive(&keys, &seal(&new), 1000),
+            Ok((Received::Changed, 2))
+        );
+        assert_eq!(
+            store.receive(&keys, &seal(&old), 1000),
+            Err(Rejected::OldEpoch(1))
+        );
+        assert_eq!(store.epoch(), 2);
+        let mut tampered = seal(&new);
+        tampered[40] ^= 1;
+        assert!(matches!(
+            store.receive(&keys, &tampered, 1000),
+            Err(Rejected::Open(_))
+        ));
+    }
+}
