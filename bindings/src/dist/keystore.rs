@@ -113,6 +113,9 @@ impl KeyStore {
     ) -> Result<(Received, u64), Rejected> {
         let keyring = open_keyring(keys, blob)?;
         let mut inner = self.lock();
+        // Even a keyring whose keys have all expired moves the epoch on: a key made after it
+        // must have a greater epoch, or the compare-and-set would refuse it forever.
+        inner.max_epoch_seen = inner.max_epoch_seen.max(keyring.epoch());
         if keyring.epoch() < inner.held.epoch() {
             return Err(Rejected::OldEpoch(keyring.epoch()));
         }
