@@ -197,3 +197,52 @@ fn a_redis_restarted_empty_gets_the_keyring_back() {
     // Nothing changed for the nodes: same epoch, no new rotation.
     assert!(nodes.iter().all(|(n, _)| n.stats().keyring_epoch == epoch));
 }
+
+#[test]
+fn the_leader_rotates_on_schedule_and_every_node_switches_key_at_activation() {
+    let (r1, r2) = two_endpoints();
+    let spec = PodSpec::new(CLUSTER, PSK, &[r1.port, r2.port]);
+    // A fast schedule (below what the config file allows): a key encrypts for 6 s and is
+    // introduced 2 s before it activates.
+    let nodes: Vec<_> = ["a", "b"]
+        .iter()
+        .map(|name| {
+            let mut config = spec.config(
+                name,
+                if *name == "a" {
+                    "atsreuse.prefer_leader=1\n"
+                } else {
+                    ""
+                },
+            );
+            config.rotation_interval = Duration::from_secs(6);
+            config.lead_time = Duration::from_secs(2);
+            config.ticket_lifetime = Duration::from_secs(6);
+            let host = std::sync::Arc::new(TestHost::default());
+            (Node::start(config, host.clone()).expect("node start"), host)
+        })
+        .collect();
+    assert!(wait_until(Duration::from_secs(10), || nodes
+        .iter()
+        .all(|(n, _)| n.stats().keyring_epoch >= 1)));
+    let first_key = |h: &TestHost| h.last_block().map(|b| b[..ATS_LEN].to_vec());
+    let founding_key = first_key(&nodes[0].1);
+
+    // The next key is introduced before it activates, then both nodes switch to it.
+    let rotated = wait_until(Duration::from_secs(12), || {
+        let keys: Vec<_> = nodes.iter().map(|(_, h)| first_key(h)).collect();
+        nodes.iter().all(|(n, _)| n.stats().keyring_epoch >= 2)
+            && keys[0] != founding_key
+            && keys[0] == keys[1]
+    });
+    assert!(rotated, "no scheduled rotation reached both nodes");
+    // The old key still decrypts on both.
+    for (_, host) in &nodes {
+        let block = host.last_block().unwrap();
+        assert!(keys_of(&block).contains(founding_key.as_ref().unwrap()));
+    }
+    assert_eq!(
+        nodes[0].0.stats().rotations + nodes[1].0.stats().rotations,
+        nodes[0].0.stats().keyring_epoch - 1
+    );
+}
