@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::thread::sleep;
 use std::time::Duration;
 
-use atsreuse_pod::resume::{Outcome, Sessions};
+use atsreuse_pod::resume::{short_name, Outcome, Sessions};
 use atsreuse_pod::{plugin_path, Pod, PodOptions};
 use atsreuse_tlsclient::Mode;
 
@@ -142,19 +142,18 @@ fn run(args: Args) -> Result<bool, String> {
     );
 
     // The rotation, then the old sessions everywhere and new ones from node 1.
-    let via = pod.rotate().map_err(|e| format!("rotation: {e}"))?;
-    let new_epoch = settle(&pod, epoch + 1)?;
-    println!("\nrotation sent via {via:?}; every node holds keyring epoch {new_epoch}");
+    let (via, new_epoch) = pod
+        .rotate_and_activate(Duration::from_secs(30))
+        .map_err(|e| format!("rotation: {e}"))?;
+    println!(
+        "\nrotation sent via {via:?}; every node holds keyring epoch {new_epoch} and \
+         seals new tickets with its new key"
+    );
     let rows: Vec<_> = before
         .iter()
         .map(|s| {
-            (
-                s.mode(),
-                pod.nodes()
-                    .iter()
-                    .map(|n| s.resume_on(n))
-                    .collect::<Vec<_>>(),
-            )
+            let outcomes: Vec<Outcome> = pod.nodes().iter().map(|n| s.resume_on(n)).collect();
+            (s.mode(), outcomes)
         })
         .collect();
     ok &= rows.iter().all(|(_, o)| o.iter().all(Outcome::all_resumed));
@@ -165,20 +164,55 @@ fn run(args: Args) -> Result<bool, String> {
     );
 
     let mut rows = Vec::new();
+    let mut after = Vec::new();
     for mode in Mode::ALL {
         let s = Sessions::establish(mode, first, args.count).map_err(|e| e.to_string())?;
         sleep(PROPAGATION_WAIT);
         let outcomes: Vec<Outcome> = others.iter().map(|n| s.resume_on(n)).collect();
         ok &= outcomes.iter().all(Outcome::all_resumed);
         rows.push((mode, outcomes));
+        after.push(s);
     }
     print_table(
         &format!("made after the rotation on {}, resumed on:", first.name()),
         &other_names,
         &rows,
     );
+    ok &= print_key_names(&before, &after);
     print_plugin_stats(&pod);
     Ok(ok)
+}
+
+/// Prints the STEK names (first 4 bytes; sent in clear in every ticket) that sealed the
+/// tickets made before and after the rotation. True when, in each ticket mode, all tickets of
+/// a round share one name and the names differ across the rotation.
+fn print_key_names(before: &[Sessions], after: &[Sessions]) -> bool {
+    println!("\nticket key names (first 4 bytes), before -> after the rotation:");
+    let mut ok = true;
+    for (b, a) in before.iter().zip(after) {
+        if b.mode() == Mode::Tls12Id {
+            continue;
+        }
+        let (nb, na) = (b.ticket_key_names(), a.ticket_key_names());
+        let show = |names: &std::collections::BTreeSet<[u8; 16]>| {
+            let v: Vec<String> = names.iter().map(short_name).collect();
+            v.join(",")
+        };
+        let switched = nb.len() == 1 && na.len() == 1 && nb != na;
+        ok &= switched;
+        let verdict = if switched {
+            ""
+        } else {
+            "  <- the key did not change"
+        };
+        println!(
+            "  {:<20}{} -> {}{verdict}",
+            label(b.mode()),
+            show(&nb),
+            show(&na)
+        );
+    }
+    ok
 }
 
 /// The plugin's own counters on each node, as ATS shows them.

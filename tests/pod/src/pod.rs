@@ -44,6 +44,9 @@ pub struct PodOptions {
     pub extra_config: Vec<String>,
     /// The `ssl_multicert.config` line of every node.
     pub multicert_line: String,
+    /// How long after a rotation the new key starts encrypting (`Current` style only; the
+    /// legacy style keeps the library's default).
+    pub lead_time_secs: u64,
 }
 
 impl Default for PodOptions {
@@ -56,6 +59,7 @@ impl Default for PodOptions {
             style: ConfigStyle::Current,
             extra_config: Vec::new(),
             multicert_line: NodeSpec::control("x").multicert_line,
+            lead_time_secs: 6,
         }
     }
 }
@@ -217,11 +221,16 @@ impl Pod {
                     self.password_file.display()
                 );
                 let _ = writeln!(c, "atsreuse.node_name={name}");
-                // An hour per key, tickets honoured two hours: a pod that a test rotates by
-                // hand, with a keyring far from full.
-                let _ = writeln!(c, "atsreuse.rotation_interval_secs=3600");
-                let _ = writeln!(c, "atsreuse.lead_time_secs=300");
-                let _ = writeln!(c, "atsreuse.ticket_lifetime_secs=7200");
+                // Ten minutes per key, so that no scheduled rotation lands in a run; a short
+                // lead time, so that a forced rotation switches the encrypting key within
+                // seconds; a keyring poll shorter than the lead time, as the library requires.
+                let _ = writeln!(c, "atsreuse.rotation_interval_secs=600");
+                let _ = writeln!(c, "atsreuse.lead_time_secs={}", self.opts.lead_time_secs);
+                let _ = writeln!(c, "atsreuse.ticket_lifetime_secs=1200");
+                let _ = writeln!(c, "atsreuse.keyring_poll_secs=1");
+                // The library wants a lease shorter than the lead time.
+                let lease = (self.opts.lead_time_secs / 2).max(2);
+                let _ = writeln!(c, "atsreuse.lease_secs={lease}");
                 c
             }
         };
@@ -292,6 +301,38 @@ impl Pod {
         Ok(RotateVia::OperatorCommand)
     }
 
+    /// Rotates and waits until every node holds the new keyring and encrypts with its new
+    /// key (the lead time after the rotation). Returns how the rotation was sent and the new
+    /// epoch.
+    pub fn rotate_and_activate(&self, limit: Duration) -> io::Result<(RotateVia, u64)> {
+        let before = self.wait_keyring_converged(1, limit)?;
+        let sent = Instant::now();
+        let via = self.rotate()?;
+        let epoch = self.wait_keyring_converged(before + 1, limit)?;
+        self.wait_key_activated(sent, limit)?;
+        Ok((via, epoch))
+    }
+
+    /// Waits until every node's encrypting key activated after `since`: its age (the
+    /// plugin's `keyring_age_secs`) is below the whole seconds elapsed since then, which no key
+    /// active before `since` can show.
+    pub fn wait_key_activated(&self, since: Instant, limit: Duration) -> io::Result<()> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let elapsed = since.elapsed().as_secs();
+            let ages = self.plugin_stat("keyring_age_secs")?;
+            if ages.iter().all(|a| matches!(a, Some(a) if *a < elapsed)) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(io::Error::other(format!(
+                    "no new encrypting key within {limit:?}: key ages {ages:?}, {elapsed} s after"
+                )));
+            }
+            sleep(Duration::from_millis(200));
+        }
+    }
+
     /// The value of the plugin statistic whose name ends with `suffix` on every plugin node.
     pub fn plugin_stat(&self, suffix: &str) -> io::Result<Vec<Option<u64>>> {
         self.nodes.iter().map(|n| plugin_stat(n, suffix)).collect()
@@ -311,11 +352,13 @@ impl Pod {
             // A plugin that refused its config never gets a keyring: say why at once.
             for n in &self.nodes {
                 let diags = n.diags();
-                if let Some(line) = diags
-                    .lines()
-                    .find(|l| l.contains("[atsreuse] cannot start"))
-                {
-                    return Err(io::Error::other(format!("{}: {line}", n.name())));
+                if diags.contains("[atsreuse] cannot start") {
+                    let errors: Vec<&str> = diags
+                        .lines()
+                        .filter(|l| l.contains("ERROR: [atsreuse]"))
+                        .collect();
+                    let why = errors.join(" | ");
+                    return Err(io::Error::other(format!("{}: {why}", n.name())));
                 }
             }
             if Instant::now() >= deadline {

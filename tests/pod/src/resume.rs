@@ -1,8 +1,9 @@
 //! Sessions made on one node and offered on others, with counts per node.
 
+use std::collections::BTreeSet;
 use std::io;
 
-use atsreuse_tlsclient::{Client, ClientConfig, Mode, Target};
+use atsreuse_tlsclient::{ticket_key_name, Client, ClientConfig, Mode, Target};
 use openssl::ssl::SslSession;
 
 use crate::ats::AtsNode;
@@ -87,6 +88,15 @@ impl Sessions {
         self.sessions.is_empty()
     }
 
+    /// The distinct key names of the tickets held (empty in session-ID mode): which STEKs
+    /// sealed them.
+    pub fn ticket_key_names(&self) -> BTreeSet<[u8; 16]> {
+        self.sessions
+            .iter()
+            .filter_map(|s| ticket_key_name(s))
+            .collect()
+    }
+
     /// Offers every session once on `node`.
     pub fn resume_on(&self, node: &AtsNode) -> Outcome {
         self.resume_on_target(node.target())
@@ -119,4 +129,9 @@ pub fn cross_node(
 ) -> io::Result<Vec<Outcome>> {
     let s = Sessions::establish(mode, from, count)?;
     Ok(to.iter().map(|n| s.resume_on(n)).collect())
+}
+
+/// A key name as the first 4 bytes in hex (enough to tell keys apart in a table).
+pub fn short_name(name: &[u8; 16]) -> String {
+    name[..4].iter().map(|b| format!("{b:02x}")).collect()
 }

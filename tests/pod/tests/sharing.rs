@@ -48,11 +48,8 @@ fn tickets_from_before_a_rotation_resume_everywhere_after_it_and_new_ones_too() 
         .collect();
     propagate();
 
-    let via = pod.rotate().expect("rotation sent");
-    let after = pod
-        .wait_keyring_converged(epoch + 1, CONVERGE_LIMIT)
-        .unwrap_or_else(|e| panic!("after rotation via {via:?}: {e}"));
-    assert!(after > epoch);
+    let (via, after) = pod.rotate_and_activate(CONVERGE_LIMIT).expect("rotation");
+    assert!(after > epoch, "rotation via {via:?}");
 
     for s in &before {
         for node in n {
@@ -65,12 +62,18 @@ fn tickets_from_before_a_rotation_resume_everywhere_after_it_and_new_ones_too() 
             );
         }
     }
-    for mode in Mode::ALL {
+    for (mode, old) in Mode::ALL.into_iter().zip(&before) {
         let s = Sessions::establish(mode, &n[0], COUNT).unwrap();
         propagate();
         for node in &n[1..] {
             let o = s.resume_on(node);
             assert!(o.all_resumed(), "new {mode} on {}: {o:?}", node.name());
+        }
+        // The key really changed: tickets carry their STEK's name in clear.
+        if mode != Mode::Tls12Id {
+            let (a, b) = (old.ticket_key_names(), s.ticket_key_names());
+            assert_eq!((a.len(), b.len()), (1, 1), "{mode}: one key per round");
+            assert_ne!(a, b, "{mode}: tickets after the rotation under the old key");
         }
     }
 }
@@ -85,9 +88,8 @@ fn a_node_started_after_a_rotation_resumes_older_tickets_at_once() {
         .iter()
         .map(|m| Sessions::establish(*m, &pod.nodes()[0], COUNT).unwrap())
         .collect();
-    pod.rotate().expect("rotation sent");
-    pod.wait_keyring_converged(epoch + 1, CONVERGE_LIMIT)
-        .unwrap();
+    let (_, after) = pod.rotate_and_activate(CONVERGE_LIMIT).unwrap();
+    assert!(after > epoch);
 
     // No wait after the start: the node must hold the pod's keys when it first answers.
     let i = pod.add_node().unwrap();
@@ -95,7 +97,7 @@ fn a_node_started_after_a_rotation_resumes_older_tickets_at_once() {
     let at_once: Vec<_> = tickets.iter().map(|s| s.resume_on(late)).collect();
     // For the failure message: does it resume once it caught up?
     let t0 = std::time::Instant::now();
-    let caught_up = pod.wait_keyring_converged(epoch + 1, CONVERGE_LIMIT);
+    let caught_up = pod.wait_keyring_converged(after, CONVERGE_LIMIT);
     let waited = t0.elapsed();
     for (s, o) in tickets.iter().zip(&at_once) {
         let later = s.resume_on(late);

@@ -23,10 +23,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use foreign_types::ForeignTypeRef;
 use openssl::ex_data::Index;
 use openssl::ssl::{
-    Ssl, SslContext, SslMethod, SslOptions, SslSession, SslSessionCacheMode, SslVerifyMode,
-    SslVersion,
+    Ssl, SslContext, SslMethod, SslOptions, SslSession, SslSessionCacheMode, SslSessionRef,
+    SslVerifyMode, SslVersion,
 };
 use openssl::x509::verify::X509CheckFlags;
 
@@ -384,6 +385,33 @@ impl Client {
             session,
         })
     }
+}
+
+extern "C" {
+    // libssl, linked through the openssl crate; not bound by openssl-sys.
+    fn SSL_SESSION_get0_ticket(
+        s: *const openssl_sys::SSL_SESSION,
+        tick: *mut *const u8,
+        len: *mut usize,
+    );
+}
+
+/// The key name of the session's ticket: its first 16 bytes, which ATS (like OpenSSL's
+/// ticket format) sends in clear so that a node can pick the key that opens it. `None` for a
+/// session without a ticket. Comparing names shows which STEK sealed a ticket.
+pub fn ticket_key_name(session: &SslSessionRef) -> Option<[u8; 16]> {
+    let mut tick: *const u8 = std::ptr::null();
+    let mut len: usize = 0;
+    // SAFETY: the session pointer is valid for the borrow; OpenSSL writes a pointer into the
+    // session's own ticket buffer (or NULL) and its length, and copies nothing.
+    unsafe { SSL_SESSION_get0_ticket(session.as_ptr(), &mut tick, &mut len) };
+    if tick.is_null() || len < 16 {
+        return None;
+    }
+    // SAFETY: OpenSSL reported `len` >= 16 readable bytes at `tick`, owned by the session,
+    // which outlives this copy.
+    let bytes = unsafe { std::slice::from_raw_parts(tick, 16) };
+    bytes.try_into().ok()
 }
 
 /// Reads until the server closes (the request asked for `Connection: close`). A reset after

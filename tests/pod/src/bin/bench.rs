@@ -216,9 +216,8 @@ fn cross_node(pod: &Pod, a: &Args, out: &mut Vec<Value>) -> Result<(), String> {
     let epoch = pod
         .wait_keyring_converged(1, Duration::from_secs(30))
         .map_err(|e| e.to_string())?;
-    let via = pod.rotate().map_err(|e| e.to_string())?;
-    let new_epoch = pod
-        .wait_keyring_converged(epoch + 1, Duration::from_secs(30))
+    let (via, new_epoch) = pod
+        .rotate_and_activate(Duration::from_secs(30))
         .map_err(|e| e.to_string())?;
     let (mut total, mut resumed) = (0u64, 0u64);
     for (i, c) in clients.iter().enumerate() {
