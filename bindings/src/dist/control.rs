@@ -56,8 +56,9 @@ struct Control<'s> {
     release: Script,
     next_read: Instant,
     next_lease: Instant,
-    /// The last stored blob that was refused, so one bad blob is counted and logged once.
-    last_refused: Option<Vec<u8>>,
+    /// The last stored blob that was refused, so one bad blob is counted and logged once, and
+    /// its epoch when it was only old (so the repair write is still tried at every read).
+    last_refused: Option<(Vec<u8>, Option<u64>)>,
 }
 
 /// Runs until shutdown; releases the lease on the way out.
@@ -203,8 +204,10 @@ impl Control<'_> {
 
     /// Opens and merges a stored blob; returns its epoch, or `None` when it was refused.
     fn take_stored(&mut self, blob: &[u8]) -> Option<u64> {
-        if self.last_refused.as_deref() == Some(blob) {
-            return None;
+        if let Some((refused, old_epoch)) = &self.last_refused {
+            if refused == blob {
+                return *old_epoch;
+            }
         }
         let shared = self.shared;
         let now = unix_now();
@@ -243,7 +246,11 @@ impl Control<'_> {
                 self.link.label()
             ),
         );
-        self.last_refused = Some(blob.to_vec());
+        let old_epoch = match reason {
+            Rejected::OldEpoch(epoch) => Some(epoch),
+            Rejected::Open(_) | Rejected::Decode => None,
+        };
+        self.last_refused = Some((blob.to_vec(), old_epoch));
     }
 
     /// Stores `blob` with the compare-and-set script; publishes a notice when stored.
