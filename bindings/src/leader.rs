@@ -17,9 +17,10 @@
 //! (at once when the lead time is 0; then a ticket sealed with it may reach a node that has
 //! not merged it yet for up to one poll interval, a full handshake for that client). A request
 //! that arrives while a new key waits for its activation is ignored: that rotation is already
-//! under way, and repeated requests cannot pile up keys. On a node that does not lead, the request is published on the
-//! keyring channel for the leader; that notice is not authenticated, so anyone with Redis
-//! access can ask for rotations, each of which only adds a fresh key.
+//! under way, and repeated requests cannot pile up keys. On a node that does not lead, the
+//! request is published on the keyring channel for the leader; that notice is not
+//! authenticated, so anyone with Redis access can ask for rotations, each of which only adds
+//! a fresh key.
 
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::sync_channel;
