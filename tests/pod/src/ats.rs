@@ -42,7 +42,7 @@ pub struct NodeSpec {
     /// The plugin line of `plugin.config` (`<plugin .so> <config path>`); `None` for a
     /// control node without the plugin.
     pub plugin_line: Option<String>,
-    /// The `ssl_multicert.config` line (default `dest_ip=* ...`).
+    /// The `ssl_multicert.config` content, one or more lines (default `dest_ip=* ...`).
     pub multicert_line: String,
     /// Bare or under `traffic_manager`.
     pub launch: Launch,
@@ -361,8 +361,16 @@ fn layout(
     }
     fs::write(etc.join("records.config"), records)?;
 
-    fs::copy(cert_dir.join("server.pem"), etc.join("server.pem"))?;
-    fs::copy(cert_dir.join("server.key"), etc.join("server.key"))?;
+    // Every certificate and key of the pod (server.*, and any other a test made).
+    for entry in fs::read_dir(cert_dir)? {
+        let path = entry?.path();
+        let ext = path.extension().and_then(|e| e.to_str());
+        if matches!(ext, Some("pem" | "key")) && path.is_file() {
+            if let Some(name) = path.file_name() {
+                fs::copy(&path, etc.join(name))?;
+            }
+        }
+    }
     fs::write(
         etc.join("ssl_multicert.config"),
         format!("{}\n", spec.multicert_line),

@@ -18,17 +18,23 @@ use openssl::x509::{X509Builder, X509NameBuilder};
 /// Writes `server.pem` and `server.key` (ECDSA P-256, `CN=localhost`, SAN `localhost` and
 /// `127.0.0.1`, valid from a day ago for 30 days) into `dir`.
 pub fn write_self_signed(dir: &Path) -> io::Result<()> {
-    let (cert, key) = make().map_err(|e| io::Error::other(format!("certificate: {e}")))?;
-    fs::write(dir.join("server.pem"), cert)?;
-    fs::write(dir.join("server.key"), key)?;
+    write_named(dir, "server", "localhost")
+}
+
+/// Writes `<stem>.pem` and `<stem>.key` for the name `cn` (also its only DNS name) into
+/// `dir`: a second certificate, to tell which `ssl_multicert.config` line served a client.
+pub fn write_named(dir: &Path, stem: &str, cn: &str) -> io::Result<()> {
+    let (cert, key) = make(cn).map_err(|e| io::Error::other(format!("certificate: {e}")))?;
+    fs::write(dir.join(format!("{stem}.pem")), cert)?;
+    fs::write(dir.join(format!("{stem}.key")), key)?;
     Ok(())
 }
 
-fn make() -> Result<(Vec<u8>, Vec<u8>), openssl::error::ErrorStack> {
+fn make(cn: &str) -> Result<(Vec<u8>, Vec<u8>), openssl::error::ErrorStack> {
     let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
     let key = PKey::from_ec_key(EcKey::generate(&group)?)?;
     let mut name = X509NameBuilder::new()?;
-    name.append_entry_by_nid(Nid::COMMONNAME, "localhost")?;
+    name.append_entry_by_nid(Nid::COMMONNAME, cn)?;
     let name = name.build();
 
     let mut b = X509Builder::new()?;
@@ -50,7 +56,7 @@ fn make() -> Result<(Vec<u8>, Vec<u8>), openssl::error::ErrorStack> {
     b.set_not_after(&not_after)?;
     b.append_extension(BasicConstraints::new().critical().ca().build()?)?;
     let san = SubjectAlternativeName::new()
-        .dns("localhost")
+        .dns(cn)
         .ip(&IpAddr::V4(Ipv4Addr::LOCALHOST).to_string())
         .build(&b.x509v3_context(None, None))?;
     b.append_extension(san)?;

@@ -12,7 +12,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use crate::ats::{AtsNode, Launch, NodeSpec};
-use crate::cert::write_self_signed;
+use crate::cert::{write_named, write_self_signed};
 use crate::process::{register_dir, unregister_dir};
 use crate::redis::RedisServer;
 
@@ -42,7 +42,7 @@ pub struct PodOptions {
     pub style: ConfigStyle,
     /// More `key=value` lines for every node's plugin config.
     pub extra_config: Vec<String>,
-    /// The `ssl_multicert.config` line of every node.
+    /// The `ssl_multicert.config` content of every node (one or more lines).
     pub multicert_line: String,
     /// How long after a rotation the new key starts encrypting (`Current` style only; the
     /// legacy style keeps the library's default).
@@ -106,6 +106,8 @@ impl Pod {
         fs::create_dir_all(&dir)?;
         register_dir(&dir);
         write_self_signed(&dir)?;
+        // A second certificate, for tests that tell certificate lines apart.
+        write_named(&dir, "other", "other.invalid")?;
 
         let cluster = format!("pod{}x{seq}", std::process::id());
         let psk_file = dir.join("psk");
@@ -275,7 +277,9 @@ impl Pod {
         &self.dir
     }
 
-    /// The certificate every node serves; also its own CA (for `--ca-file`).
+    /// The certificate every node serves by default (`CN=localhost`); also its own CA (for
+    /// `--ca-file`). `other.pem` / `other.key` (`CN=other.invalid`) sit beside it for tests
+    /// with several certificate lines.
     pub fn ca_file(&self) -> PathBuf {
         self.dir.join("server.pem")
     }

@@ -55,7 +55,18 @@ impl Sessions {
     /// Makes `count` sessions on `node` with full handshakes. Any failed or resumed
     /// handshake is an error: a fresh client cannot resume.
     pub fn establish(mode: Mode, node: &AtsNode, count: usize) -> io::Result<Sessions> {
-        let client = Client::new(mode, &ClientConfig::default()).map_err(io::Error::other)?;
+        Sessions::establish_with(mode, node, count, &ClientConfig::default())
+    }
+
+    /// [`Sessions::establish`] with client settings (e.g. a CA file to check which
+    /// certificate the node served); resumptions use the same settings.
+    pub fn establish_with(
+        mode: Mode,
+        node: &AtsNode,
+        count: usize,
+        config: &ClientConfig,
+    ) -> io::Result<Sessions> {
+        let client = Client::new(mode, config).map_err(io::Error::other)?;
         let mut sessions = Vec::with_capacity(count);
         for _ in 0..count {
             let hs = client

@@ -6,7 +6,8 @@ mod common;
 use atsreuse_pod::resume::Sessions;
 use atsreuse_pod::{ConfigStyle, Launch, PodOptions};
 use atsreuse_tlsclient::Mode;
-use common::{pod, propagate};
+use atsreuse_tlsclient::{ClientConfig, Verify};
+use common::{pod, propagate, CONVERGE_LIMIT};
 
 const COUNT: usize = 5;
 
@@ -62,4 +63,36 @@ fn an_ats_config_reload_keeps_the_shared_keys() {
     let after = Sessions::establish(Mode::Tls12Ticket, &n[1], COUNT).unwrap();
     let o = after.resume_on(&n[0]);
     assert!(o.all_resumed(), "made after reload: {o:?}");
+}
+
+/// `LEGACY-PROTOCOL.md`: before a 2026 ATS fix, keys set through `TSSslTicketKeyUpdate` were
+/// ignored by `ssl_multicert.config` lines with an explicit `dest_ip`. Observed on Debian's
+/// 9.2.9 build: such a line gets the shared keys, tickets and session IDs resume across nodes
+/// and across a rotation. The test pins that, and proves the explicit line served the
+/// handshake: the `dest_ip=*` line has another certificate, which the client would reject.
+#[test]
+fn a_certificate_line_with_an_explicit_dest_ip_shares_keys_on_this_ats() {
+    let (pod, _) = pod(PodOptions {
+        nodes: 2,
+        multicert_line: "dest_ip=* ssl_cert_name=other.pem ssl_key_name=other.key\n\
+                         dest_ip=127.0.0.1 ssl_cert_name=server.pem ssl_key_name=server.key"
+            .into(),
+        ..PodOptions::default()
+    });
+    let strict = ClientConfig {
+        verify: Verify::CaFile(pod.ca_file()),
+        ..ClientConfig::default()
+    };
+    let n = pod.nodes();
+    let check = |when: &str| {
+        for mode in Mode::ALL {
+            let s = Sessions::establish_with(mode, &n[0], COUNT, &strict).unwrap();
+            propagate();
+            let o = s.resume_on(&n[1]);
+            assert!(o.all_resumed(), "{when}, {mode}: {o:?}");
+        }
+    };
+    check("before a rotation");
+    pod.rotate_and_activate(CONVERGE_LIMIT).unwrap();
+    check("after a rotation");
 }
