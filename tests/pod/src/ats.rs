@@ -202,6 +202,39 @@ impl AtsNode {
     /// ATS folds per-thread counters into these values about once a second, so a caller that
     /// just made handshakes polls (see [`AtsNode::wait_stat`]).
     pub fn stats(&self) -> io::Result<BTreeMap<String, String>> {
+        self.read_stats().map_err(|e| match self.crash_report() {
+            Some(crash) => io::Error::other(format!("node {}: {crash} ({e})", self.name)),
+            None => e,
+        })
+    }
+
+    /// What the logs say when `traffic_server` crashed (under `traffic_manager` the node's
+    /// process lives on and restarts it, so only the logs tell).
+    pub fn crash_report(&self) -> Option<String> {
+        let out = fs::read_to_string(self.dir.join("stdout.log")).unwrap_or_default();
+        let manager = fs::read_to_string(self.dir.join("log/manager.log")).unwrap_or_default();
+        let signal = out.lines().find(|l| l.contains("received signal"));
+        let reset = manager
+            .lines()
+            .find(|l| l.contains("Server Process terminated"));
+        let frames: Vec<&str> = out
+            .lines()
+            .skip_while(|l| !l.contains("STACK TRACE"))
+            .skip(1)
+            .take(3)
+            .collect();
+        match (signal, reset) {
+            (None, None) => None,
+            (a, b) => Some(format!(
+                "traffic_server crashed: {} {} {}",
+                a.unwrap_or_default(),
+                b.unwrap_or_default(),
+                frames.join(" ")
+            )),
+        }
+    }
+
+    fn read_stats(&self) -> io::Result<BTreeMap<String, String>> {
         let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, self.http_port))?;
         s.set_read_timeout(Some(Duration::from_secs(3)))?;
         // HTTP/1.0 so that the answer is not chunked and ends with the connection.

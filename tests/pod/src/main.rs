@@ -180,6 +180,10 @@ fn run(args: Args) -> Result<bool, String> {
     );
     ok &= print_key_names(&before, &after);
     print_plugin_stats(&pod);
+    for crash in pod.crashes() {
+        println!("\n{crash}");
+        ok = false;
+    }
     Ok(ok)
 }
 

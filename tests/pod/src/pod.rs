@@ -337,6 +337,15 @@ impl Pod {
         }
     }
 
+    /// A line per node whose `traffic_server` crashed since it started (empty when none did).
+    pub fn crashes(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .chain(&self.controls)
+            .filter_map(|n| n.crash_report().map(|c| format!("{}: {c}", n.name())))
+            .collect()
+    }
+
     /// The value of the plugin statistic whose name ends with `suffix` on every plugin node.
     pub fn plugin_stat(&self, suffix: &str) -> io::Result<Vec<Option<u64>>> {
         self.nodes.iter().map(|n| plugin_stat(n, suffix)).collect()

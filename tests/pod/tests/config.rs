@@ -31,6 +31,7 @@ fn the_old_plugins_config_file_loads_unchanged_and_shares_sessions() {
         let o = s.resume_on(&pod.nodes()[1]);
         assert!(o.all_resumed(), "{mode}: {o:?}");
     }
+    common::no_crash(&pod);
 }
 
 #[test]
@@ -63,6 +64,7 @@ fn an_ats_config_reload_keeps_the_shared_keys() {
     let after = Sessions::establish(Mode::Tls12Ticket, &n[1], COUNT).unwrap();
     let o = after.resume_on(&n[0]);
     assert!(o.all_resumed(), "made after reload: {o:?}");
+    common::no_crash(&pod);
 }
 
 /// `LEGACY-PROTOCOL.md`: before a 2026 ATS fix, keys set through `TSSslTicketKeyUpdate` were
@@ -95,4 +97,5 @@ fn a_certificate_line_with_an_explicit_dest_ip_shares_keys_on_this_ats() {
     check("before a rotation");
     pod.rotate_and_activate(CONVERGE_LIMIT).unwrap();
     check("after a rotation");
+    common::no_crash(&pod);
 }

@@ -36,6 +36,7 @@ fn sessions_made_on_node_1_resume_on_nodes_2_and_3_but_not_on_a_control_node() {
             "{mode} resumed on a node without the plugin: {o:?}"
         );
     }
+    common::no_crash(&pod);
 }
 
 #[test]
@@ -76,6 +77,7 @@ fn tickets_from_before_a_rotation_resume_everywhere_after_it_and_new_ones_too() 
             assert_ne!(a, b, "{mode}: tickets after the rotation under the old key");
         }
     }
+    common::no_crash(&pod);
 }
 
 #[test]
@@ -108,6 +110,7 @@ fn a_node_started_after_a_rotation_resumes_older_tickets_at_once() {
             s.mode()
         );
     }
+    common::no_crash(&pod);
 }
 
 #[test]
@@ -157,4 +160,5 @@ fn counters_after_a_run_match_what_the_clients_did() {
         ats(b, "proxy.process.ssl.total_tickets_verified"),
         verified0 + 2 * n
     );
+    common::no_crash(&pod);
 }

@@ -48,3 +48,10 @@ pub fn pod(opts: PodOptions) -> (Pod, u64) {
 pub fn propagate() {
     sleep(PROPAGATION_WAIT);
 }
+
+/// Fails the test when a node's traffic_server crashed during it (under traffic_manager it
+/// restarts, and a later check might pass on the restarted node).
+pub fn no_crash(pod: &Pod) {
+    let crashes = pod.crashes();
+    assert!(crashes.is_empty(), "{}", crashes.join("\n"));
+}
