@@ -55,12 +55,22 @@ impl Default for PodOptions {
             nodes: 3,
             control_nodes: 0,
             plugin: None,
-            launch: Launch::Managed,
+            launch: default_launch(),
             style: ConfigStyle::Current,
             extra_config: Vec::new(),
             multicert_line: NodeSpec::control("x").multicert_line,
             lead_time_secs: 6,
         }
+    }
+}
+
+/// `traffic_manager` (what `traffic_ctl` needs on 9.2), or bare `traffic_server` when
+/// `ATSREUSE_POD_LAUNCH=bare` (to tell a manager-only problem from a plugin one; rotation
+/// then goes through the operator command).
+fn default_launch() -> Launch {
+    match std::env::var("ATSREUSE_POD_LAUNCH").as_deref() {
+        Ok("bare") => Launch::Bare,
+        _ => Launch::Managed,
     }
 }
 
