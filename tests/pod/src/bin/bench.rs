@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 const USAGE: &str = "usage: atsreuse-bench [--plugin PATH] [--seconds S] [--concurrency C]
                       [--sessions N] [--delay-samples N] [--json FILE]
   --seconds S        length of each rate measurement (default 3)
+  --rounds R         rate measurements per node and kind, alternating nodes (default 3)
   --concurrency C    handshakes in flight (default 4)
   --sessions N       sessions per mode and half of the cross-node run (default 900:
                      3 modes x 900 x 2 other nodes x 2 halves = 10,800 resumptions)
@@ -28,6 +29,7 @@ struct Args {
     concurrency: usize,
     sessions: usize,
     delay_samples: usize,
+    rounds: usize,
     json: Option<PathBuf>,
 }
 
@@ -38,6 +40,7 @@ fn parse_args() -> Result<Args, String> {
         concurrency: 4,
         sessions: 900,
         delay_samples: 200,
+        rounds: 3,
         json: None,
     };
     let mut it = std::env::args().skip(1);
@@ -55,6 +58,7 @@ fn parse_args() -> Result<Args, String> {
             "--concurrency" => a.concurrency = num()?.max(1),
             "--sessions" => a.sessions = num()?.max(1),
             "--delay-samples" => a.delay_samples = num()?.max(1),
+            "--rounds" => a.rounds = num()?.max(1),
             "--json" => a.json = Some(PathBuf::from(&v)),
             _ => return Err(USAGE.to_string()),
         }
@@ -114,30 +118,40 @@ fn rate(
 /// that both see the same machine load.
 fn rates(pod: &Pod, a: &Args, out: &mut Vec<Value>) -> Result<(), String> {
     println!("## Handshakes per second, one node with the plugin and one without\n");
+    println!(
+        "Median of {} runs of {} s each per cell, {} handshakes in flight.\n",
+        a.rounds, a.seconds, a.concurrency
+    );
     println!("| mode | kind | with plugin (/s) | without (/s) | ratio |");
     println!("|---|---|---:|---:|---:|");
     let nodes: [&AtsNode; 2] = [&pod.nodes()[0], &pod.controls()[0]];
     for mode in Mode::ALL {
         let c = client(mode)?;
         for kind in ["full", "resumed"] {
-            let mut r = [0.0f64; 2];
-            for (i, node) in nodes.iter().enumerate() {
-                let session = match kind {
-                    "full" => None,
-                    _ => Some(c.establish(node.target()).map_err(|e| e.to_string())?),
-                };
-                let offer = session.as_ref().and_then(|h| h.session.as_ref());
-                let (per_sec, share, errors) =
-                    rate(&c, node.target(), offer, a.seconds, a.concurrency);
-                let expected = if offer.is_some() { 1.0 } else { 0.0 };
-                if errors > 0 || (share - expected).abs() > 0.001 {
-                    return Err(format!(
-                        "{mode} {kind} on {}: {errors} errors, resumed share {share}",
-                        node.name()
-                    ));
+            // Rounds alternate which node goes first; the median of each side is reported.
+            let mut samples: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+            for round in 0..a.rounds {
+                for k in 0..2 {
+                    let i = (k + round) % 2;
+                    let node = nodes[i];
+                    let session = match kind {
+                        "full" => None,
+                        _ => Some(c.establish(node.target()).map_err(|e| e.to_string())?),
+                    };
+                    let offer = session.as_ref().and_then(|h| h.session.as_ref());
+                    let (per_sec, share, errors) =
+                        rate(&c, node.target(), offer, a.seconds, a.concurrency);
+                    let expected = if offer.is_some() { 1.0 } else { 0.0 };
+                    if errors > 0 || (share - expected).abs() > 0.001 {
+                        return Err(format!(
+                            "{mode} {kind} on {}: {errors} errors, resumed share {share}",
+                            node.name()
+                        ));
+                    }
+                    samples[i].push(per_sec);
                 }
-                r[i] = per_sec;
             }
+            let r = [median(&mut samples[0]), median(&mut samples[1])];
             println!(
                 "| {mode} | {kind} | {:.0} | {:.0} | {:.3} |",
                 r[0],
@@ -148,6 +162,12 @@ fn rates(pod: &Pod, a: &Args, out: &mut Vec<Value>) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The median of `v` (sorted in place); 0 when empty.
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// One half of the cross-node run: offers every session on every node but its issuer.
