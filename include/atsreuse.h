@@ -380,6 +380,15 @@ typedef struct atsreuse_stats {
    * Redis connections lost or refused, all endpoints and connection roles together.
    */
   uint64_t redis_failures;
+  /**
+   * Legacy (`ssl_session_reuse`) messages taken: sessions stored and STEKs accepted for
+   * decryption. Only with `atsreuse.legacy_protocol` accept or both.
+   */
+  uint64_t legacy_received;
+  /**
+   * Legacy messages that did not decode (bad base64, padding, frame, or id).
+   */
+  uint64_t legacy_rejected;
 } atsreuse_stats;
 
 /**
@@ -524,7 +533,7 @@ extern "C" {
  * `*node_out` is set to NULL and the reason went to the log callback: a config error names the
  * file, the line and the key (`ATSREUSE_STATUS_CONFIG`); `ATSREUSE_STATUS_PSK` when the PSK file
  * is unusable. Notices about the config (ignored old keys, a PSK file others can read) are
- * logged once here.
+ * logged once by the starting node.
  *
  * `callbacks` may be NULL (no keys handed out, nothing logged); it is copied.
  * Thread rules: start and stop a node from any one thread, never concurrently with each other.
@@ -613,6 +622,13 @@ void atsreuse_node_stop(struct atsreuse_node *node);
  * number gives "unknown status". Any thread.
  */
 const char *atsreuse_status_str(uint32_t status);
+
+/**
+ * `sizeof(atsreuse_stats)` as this library was built. A caller compiled against another header
+ * sees a different number from its own `sizeof`: check it once at start and refuse to run
+ * with a mismatched library. Any thread.
+ */
+size_t atsreuse_stats_size(void);
 
 /**
  * The library version, a static NUL-terminated string such as "0.1.0". Any thread.

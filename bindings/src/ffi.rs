@@ -435,7 +435,7 @@ impl From<NodeError> for AtsreuseStatus {
 /// `*node_out` is set to NULL and the reason went to the log callback: a config error names the
 /// file, the line and the key (`ATSREUSE_STATUS_CONFIG`); `ATSREUSE_STATUS_PSK` when the PSK file
 /// is unusable. Notices about the config (ignored old keys, a PSK file others can read) are
-/// logged once here.
+/// logged once by the starting node.
 ///
 /// `callbacks` may be NULL (no keys handed out, nothing logged); it is copied.
 /// Thread rules: start and stop a node from any one thread, never concurrently with each other.
@@ -477,9 +477,8 @@ pub unsafe extern "C" fn atsreuse_node_start(
                 return Err(S::Config);
             }
         };
-        for notice in &config.notices {
-            host.log(notice.level, &notice.text);
-        }
+        // The config's notices (ignored keys, PSK file warnings) are logged once by
+        // Node::start itself.
         let node = match Node::start(config, host.clone()) {
             Ok(node) => node,
             Err(e) => {
@@ -698,6 +697,14 @@ fn status_str(status: u32) -> &'static CStr {
         7100 => c"internal error",
         _ => c"unknown status",
     }
+}
+
+/// `sizeof(atsreuse_stats)` as this library was built. A caller compiled against another header
+/// sees a different number from its own `sizeof`: check it once at start and refuse to run
+/// with a mismatched library. Any thread.
+#[no_mangle]
+pub extern "C" fn atsreuse_stats_size() -> usize {
+    std::mem::size_of::<AtsreuseStats>()
 }
 
 /// The library version, a static NUL-terminated string such as "0.1.0". Any thread.

@@ -88,6 +88,8 @@ test_status_names(void)
   CHECK(ATSREUSE_STATUS_NULL_ARGUMENT == 7001 && ATSREUSE_STATUS_CONFIG == 7004 && ATSREUSE_STATUS_PANIC == 7099,
         "status numbers moved");
   CHECK(sizeof(atsreuse_status) == 4, "atsreuse_status is %zu bytes", sizeof(atsreuse_status));
+  CHECK(atsreuse_stats_size() == sizeof(atsreuse_stats), "atsreuse_stats is %zu bytes here, %zu in the library",
+        sizeof(atsreuse_stats), atsreuse_stats_size());
   const char *version = atsreuse_version();
   CHECK(version != NULL && strchr(version, '.') != NULL, "version: %s", version ? version : "(null)");
 }
