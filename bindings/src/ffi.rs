@@ -712,3 +712,179 @@ pub extern "C" fn atsreuse_stats_size() -> usize {
 pub extern "C" fn atsreuse_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A host that records log lines.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<(LogLevel, String)>>);
+
+    impl Host for Recorder {
+        fn install_keys(&self, _block: &[u8]) {}
+        fn log(&self, level: LogLevel, line: &str) {
+            self.0.lock().unwrap().push((level, line.to_owned()));
+        }
+    }
+
+    #[test]
+    fn a_panic_becomes_the_panic_status_and_a_log_line() {
+        let host = Recorder::default();
+        let status = boundary("atsreuse_test", Some(&host), || panic!("boom {}", 7));
+        assert_eq!(status, S::Panic);
+        let lines = host.0.lock().unwrap();
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].0, LogLevel::Error);
+        assert!(
+            lines[0].1.contains("atsreuse_test") && lines[0].1.contains("boom 7"),
+            "{}",
+            lines[0].1
+        );
+        assert_eq!(boundary("x", None, || panic!("no host")), S::Panic);
+    }
+
+    #[test]
+    fn errors_and_successes_pass_through_the_boundary() {
+        assert_eq!(boundary("x", None, || Ok(S::NotFound)), S::NotFound);
+        assert_eq!(boundary("x", None, || Err(S::BadDer)), S::BadDer);
+    }
+
+    #[test]
+    fn every_status_has_its_own_name_and_unknown_numbers_have_one_too() {
+        let all = [
+            S::Ok,
+            S::NotFound,
+            S::NullArgument,
+            S::InvalidArgument,
+            S::BufferTooSmall,
+            S::Config,
+            S::Psk,
+            S::QueueFull,
+            S::Stopped,
+            S::OpenFailed,
+            S::Stale,
+            S::Malformed,
+            S::UnknownVersion,
+            S::WrongKind,
+            S::FromFuture,
+            S::BadClusterName,
+            S::BadSessionId,
+            S::BadDer,
+            S::BadStek,
+            S::KeyringBadTimes,
+            S::KeyringFull,
+            S::KeyringDuplicate,
+            S::SequenceExhausted,
+            S::KeyringOldEpoch,
+            S::LegacyBase64,
+            S::LegacyBadPadding,
+            S::LegacyWrongVersion,
+            S::LegacyLengthMismatch,
+            S::LegacyBadStekLength,
+            S::Panic,
+            S::Internal,
+        ];
+        let unknown = status_str(4242);
+        assert_eq!(unknown.to_str().unwrap(), "unknown status");
+        let mut seen = std::collections::HashSet::new();
+        for s in all {
+            let name = status_str(s as u32);
+            assert_ne!(name, unknown, "{s:?} has no name");
+            assert!(seen.insert(name), "{s:?} shares its name");
+        }
+        assert!(!atsreuse_status_str(u32::MAX).is_null());
+    }
+
+    #[test]
+    fn the_c_host_replaces_nul_bytes_and_tolerates_missing_callbacks() {
+        unsafe extern "C" fn log(userdata: *mut c_void, _level: LogLevel, line: *const c_char) {
+            // SAFETY: the test passes a Mutex<String> and a NUL-terminated line.
+            let (out, line) =
+                unsafe { (&*(userdata as *const Mutex<String>), CStr::from_ptr(line)) };
+            *out.lock().unwrap() = line.to_string_lossy().into_owned();
+        }
+        let seen = Mutex::new(String::new());
+        let host = CHost {
+            userdata: &seen as *const _ as *mut c_void,
+            install_keys: None,
+            log: Some(log),
+        };
+        host.log(LogLevel::Info, "a\0b");
+        assert_eq!(*seen.lock().unwrap(), "a b");
+        host.install_keys(&[0u8; 48]);
+        let silent = CHost {
+            userdata: std::ptr::null_mut(),
+            install_keys: None,
+            log: None,
+        };
+        silent.log(LogLevel::Error, "nobody listens");
+    }
+
+    #[test]
+    fn null_pointers_are_refused_before_anything_is_read() {
+        let mut len = 0usize;
+        let mut buf = [0u8; 128];
+        // SAFETY: every pointer passed is NULL or valid for the length given.
+        unsafe {
+            assert_eq!(
+                atsreuse_node_publish(std::ptr::null_mut(), buf.as_ptr(), 1, buf.as_ptr(), 1),
+                S::NullArgument
+            );
+            assert_eq!(
+                atsreuse_node_rotate_now(std::ptr::null_mut()),
+                S::NullArgument
+            );
+            atsreuse_node_stop(std::ptr::null_mut());
+            assert_eq!(
+                atsreuse_session_record_encode(
+                    std::ptr::null(),
+                    0,
+                    buf.as_ptr(),
+                    1,
+                    0,
+                    buf.as_mut_ptr(),
+                    128,
+                    &mut len
+                ),
+                S::NullArgument
+            );
+            assert_eq!(
+                atsreuse_stek_export(
+                    buf.as_ptr(),
+                    buf.as_ptr(),
+                    std::ptr::null(),
+                    1,
+                    buf.as_mut_ptr(),
+                    128,
+                    &mut len
+                ),
+                S::NullArgument
+            );
+            assert_eq!(
+                atsreuse_legacy_base64_decode(
+                    b"AAAA".as_ptr(),
+                    4,
+                    buf.as_mut_ptr(),
+                    128,
+                    std::ptr::null_mut()
+                ),
+                S::NullArgument
+            );
+            assert_eq!(
+                atsreuse_keyring_build(std::ptr::null(), 0, buf.as_mut_ptr(), 128, &mut len),
+                S::NullArgument
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_kinds_and_layouts_are_invalid_arguments() {
+        assert_eq!(kind_from(0).unwrap_err(), S::InvalidArgument);
+        assert_eq!(kind_from(3).unwrap_err(), S::InvalidArgument);
+        assert_eq!(layout_from(0).unwrap_err(), S::InvalidArgument);
+        assert_eq!(layout_from(6).unwrap_err(), S::InvalidArgument);
+        assert_eq!(atsreuse_stats_size(), std::mem::size_of::<AtsreuseStats>());
+    }
+}
