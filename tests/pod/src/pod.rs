@@ -409,14 +409,17 @@ impl Drop for Pod {
     }
 }
 
-/// The statistic of `node` whose name ends with `.{suffix}` or `_{suffix}`... and belongs to
-/// the plugin (its name contains `atsreuse`).
+/// The plugin statistic of `node` named `plugin.atsreuse.<suffix>` (or, should the plugin
+/// rename its prefix, any statistic containing `atsreuse` and ending in `suffix`).
 pub fn plugin_stat(node: &AtsNode, suffix: &str) -> io::Result<Option<u64>> {
     let stats = node.stats()?;
-    Ok(stats
-        .iter()
-        .find(|(k, _)| k.contains("atsreuse") && k.ends_with(suffix))
-        .and_then(|(_, v)| v.parse().ok()))
+    let value = stats.get(&format!("plugin.atsreuse.{suffix}")).or_else(|| {
+        stats
+            .iter()
+            .find(|(k, _)| k.contains("atsreuse") && k.ends_with(suffix))
+            .map(|(_, v)| v)
+    });
+    Ok(value.and_then(|v| v.parse().ok()))
 }
 
 /// An old plugin's config file: only keys from LEGACY-PROTOCOL.md, as an old node had them.

@@ -15,7 +15,7 @@ use openssl::ssl::SslSession;
 use serde_json::{json, Value};
 
 const USAGE: &str = "usage: atsreuse-bench [--plugin PATH] [--seconds S] [--concurrency C]
-                      [--sessions N] [--delay-samples N] [--json FILE]
+                      [--rounds R] [--sessions N] [--delay-samples N] [--json FILE]
   --seconds S        length of each rate measurement (default 3)
   --rounds R         rate measurements per node and kind, alternating nodes (default 3)
   --concurrency C    handshakes in flight (default 4)
