@@ -32,10 +32,11 @@ string(REPLACE "-latsreuse" "${prefix}/lib/libatsreuse.a" flags "${flags}")
 run(${CC} ${SOURCE_DIR}/tests/c/consumer/consumer.c ${flags} -o ${WORK_DIR}/consumer-pc)
 run(${WORK_DIR}/consumer-pc)
 
-# add_subdirectory of the source tree from another project (tests and install rules off).
+# add_subdirectory of the source tree from another project (tests, install rules and the
+# plugin off: this checks how libatsreuse is linked; the plugin has tests of its own).
 set(b ${WORK_DIR}/subdir)
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/c/consumer -B ${b} -DATSREUSE_CONSUMER_MODE=subdir
-    -DATSREUSE_SOURCE_DIR=${SOURCE_DIR})
+    -DATSREUSE_SOURCE_DIR=${SOURCE_DIR} -DATSREUSE_BUILD_PLUGIN=OFF)
 run(${CMAKE_COMMAND} --build ${b})
 run(${b}/consumer)
 message(STATUS "install test: find_package static and shared, pkg-config, add_subdirectory all work")
