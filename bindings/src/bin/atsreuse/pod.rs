@@ -561,6 +561,62 @@ pub(crate) mod redis_tests {
         assert_eq!(msg.get_payload_bytes(), ROTATE_REQUEST);
     }
 
+    /// A host that keeps the last key block a node installed.
+    #[derive(Default)]
+    struct KeptBlock(std::sync::Mutex<Vec<u8>>);
+
+    impl atsreuse::node::Host for KeptBlock {
+        fn install_keys(&self, block: &[u8]) {
+            *self.0.lock().unwrap() = block.to_vec();
+        }
+        fn log(&self, _level: atsreuse::node::LogLevel, _line: &str) {}
+    }
+
+    #[test]
+    fn rotate_status_and_export_work_against_a_running_node() {
+        let (server, _) = start("node");
+        let text = std::fs::read_to_string(server.dir.join("c.conf")).unwrap()
+            + "atsreuse.rotation_interval_secs=60\natsreuse.lead_time_secs=10\natsreuse.ticket_lifetime_secs=60\n\
+               atsreuse.lease_secs=2\natsreuse.keyring_poll_secs=5\n";
+        std::fs::write(server.dir.join("c.conf"), text).unwrap();
+        let config = Config::load(server.dir.join("c.conf")).unwrap();
+        let host = std::sync::Arc::new(KeptBlock::default());
+        let node = atsreuse::node::Node::start(config.clone(), host.clone()).unwrap();
+        let pod = Pod::new(&config).unwrap();
+
+        // The node founds the pod keyring and stores it.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while stored_epoch(&pod) == 0 {
+            assert!(Instant::now() < deadline, "the node stored no keyring");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let before = stored_epoch(&pod);
+        status(&config).unwrap();
+
+        // A rotation request reaches the node, which stores a newer keyring.
+        rotate(&config, 15).unwrap();
+        let after = stored_epoch(&pod);
+        assert!(after > before, "epoch {before} -> {after}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while node.stats().keyring_epoch < after {
+            assert!(
+                Instant::now() < deadline,
+                "the node did not install epoch {after}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+
+        // The exported encrypting key is the one the node hands to ATS.
+        let ring = pod.merged_keyring(unix_now()).unwrap();
+        let enc = ring.encrypting_at(unix_now()).unwrap();
+        let mut first = [0u8; 48];
+        enc.stek
+            .export(atsreuse_core::stek::Layout::Ats, &mut first)
+            .unwrap();
+        assert_eq!(&host.0.lock().unwrap()[..48], &first[..]);
+        node.stop();
+    }
+
     #[test]
     fn a_wrong_password_is_refused_by_redis() {
         let (_server, mut config) = start("auth");
