@@ -1689,4 +1689,51 @@ atsreuse.prefer_leader=1
         let (_d, r) = load(MINIMAL);
         assert_eq!(&r.unwrap().read_psk_file().unwrap()[..], GOOD_PSK);
     }
+
+    #[test]
+    fn random_config_text_gives_a_config_or_an_error_never_a_panic() {
+        use rand::{Rng, SeedableRng};
+        let dir = TempDir::new();
+        dir.write("psk", GOOD_PSK, 0o600);
+        let path = dir.0.join("random.config");
+        let pieces = [
+            "ssl_session.ClusterName",
+            "ssl_session.redis_auth_key_file",
+            "redis.RedisEndpoints",
+            "atsreuse.lead_time_secs",
+            "atsreuse.redis_password_mode",
+            "subconfig.SubColoChannel",
+            "=",
+            "=",
+            "\n",
+            "\n",
+            "#",
+            " ",
+            "\t",
+            "psk",
+            "pod",
+            "[::1]",
+            ":",
+            ",",
+            "*",
+            "0",
+            "99999999999999999999",
+            "rediss://",
+            "\u{e9}",
+            "\r",
+        ];
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        for _ in 0..5000 {
+            let text: String = (0..rng.gen_range(0..40))
+                .map(|_| pieces[rng.gen_range(0..pieces.len())])
+                .collect();
+            match Config::parse(&path, &text) {
+                Ok(_) => accepted += 1,
+                Err(e) => assert!(
+                    e.to_string().starts_with(&path.display().to_string()),
+                    "{e}"
+                ),
+            }
+        }
+    }
 }

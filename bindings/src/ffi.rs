@@ -887,4 +887,82 @@ mod tests {
         assert_eq!(layout_from(6).unwrap_err(), S::InvalidArgument);
         assert_eq!(atsreuse_stats_size(), std::mem::size_of::<AtsreuseStats>());
     }
+
+    #[test]
+    fn random_bytes_into_every_decoder_give_an_error_never_a_panic() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let psk = b"random-input-psk-0123456789\n";
+        let cluster = c"pod";
+        let mut out = vec![0u8; 64 * 1024];
+        let mut len = 0usize;
+        let mut header = AtsreuseHeader::default();
+        let mut info = AtsreuseSessionInfo::default();
+        let mut entries = [AtsreuseKeyringEntry::default(); 8];
+        for round in 0..3000 {
+            let n = rng.gen_range(0..if round % 10 == 0 { 20_000 } else { 400 });
+            let mut input: Vec<u8> = (0..n).map(|_| rng.gen()).collect();
+            if round % 3 == 0 && n > 2 {
+                // A plausible envelope header, so the checks past the first bytes run too.
+                input[0] = 1;
+                input[1] = rng.gen_range(0..4);
+            }
+            let (p, l, o, cap) = (input.as_ptr(), input.len(), out.as_mut_ptr(), out.len());
+            // SAFETY: every pointer is valid for the length passed with it.
+            let results = unsafe {
+                [
+                    atsreuse_envelope_open(
+                        psk.as_ptr(),
+                        psk.len(),
+                        cluster.as_ptr(),
+                        1,
+                        p,
+                        l,
+                        std::ptr::null(),
+                        o,
+                        cap,
+                        &mut len,
+                        &mut header,
+                    ),
+                    atsreuse_session_open(
+                        psk.as_ptr(),
+                        psk.len(),
+                        cluster.as_ptr(),
+                        p,
+                        l,
+                        std::ptr::null(),
+                        o,
+                        cap,
+                        &mut info,
+                        &mut header,
+                    ),
+                    atsreuse_session_record_decode(p, l, o, cap, &mut info),
+                    atsreuse_keyring_open(
+                        psk.as_ptr(),
+                        psk.len(),
+                        cluster.as_ptr(),
+                        p,
+                        l,
+                        std::ptr::null(),
+                        o,
+                        cap,
+                        &mut len,
+                        &mut header,
+                    ),
+                    atsreuse_keyring_entries(p, l, entries.as_mut_ptr(), 8, &mut len),
+                    atsreuse_keyring_ats_block(p, l, 0, o, cap, &mut len),
+                    atsreuse_legacy_session_decode(psk.as_ptr(), psk.len(), p, l, o, cap, &mut len),
+                    atsreuse_legacy_stek_decode(psk.as_ptr(), psk.len(), p, l, o),
+                    atsreuse_legacy_session_id_decode(p, l, o, &mut len),
+                    atsreuse_legacy_base64_decode(p, l, o, cap, &mut len),
+                ]
+            };
+            for (i, status) in results.iter().enumerate() {
+                assert!(
+                    !matches!(status, S::Panic | S::Internal),
+                    "decoder {i} gave {status:?} on {n} random bytes"
+                );
+            }
+        }
+    }
 }
