@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use atsreuse_core::keys::{KeyError, Psk};
+use atsreuse_core::rotation::{Settings, SettingsError};
 use zeroize::Zeroizing;
 
 use crate::node::LogLevel;
@@ -250,7 +251,7 @@ mod defaults {
     pub(super) const RETRY_DELAY_MS: u64 = 1_000;
     pub(super) const ROTATION_INTERVAL_SECS: u64 = 25_200;
     pub(super) const LEAD_TIME_SECS: u64 = 300;
-    pub(super) const TICKET_LIFETIME_SECS: u64 = 86_400;
+    pub(super) const TICKET_LIFETIME_SECS: u64 = 43_200;
     pub(super) const SESSION_LIFETIME_SECS: u64 = 300;
     pub(super) const SESSION_MAP_CAPACITY: u64 = 20_000;
     pub(super) const PUBLISH_QUEUE_CAPACITY: u64 = 1_000;
@@ -918,23 +919,34 @@ fn rotation_settings(e: &Entries) -> Result<(u64, u64, u64), ConfigError> {
         7 * 86_400,
     )?;
     let interval_key = e.get(&interval_keys).map_or(interval_keys[1], |(k, _)| k);
-    if lead >= interval {
-        let key = "atsreuse.lead_time_secs";
-        let msg = format!(
-            "{lead} s must be shorter than the rotation interval ({interval} s, {interval_key})"
-        );
-        return Err(e.error(e.line_of(key), key, msg));
-    }
-    // Keys alive at once: the one introduced, the one encrypting, and those still decrypting
-    // tickets for `lifetime` after they stopped encrypting.
-    let live = 2 + lifetime.div_ceil(interval);
-    if live > KEYRING_CAPACITY {
-        let key = "atsreuse.ticket_lifetime_secs";
-        let msg = format!(
-            "{lifetime} s with a rotation interval of {interval} s keeps {live} keys alive, more than \
-             a keyring holds ({KEYRING_CAPACITY}): lengthen the interval or shorten the lifetime"
-        );
-        return Err(e.error(e.line_of(key), key, msg));
+    // The core's rule is the one the node enforces at start; checking it here lets the error
+    // name a key and a line.
+    let settings = Settings {
+        interval_secs: interval,
+        lead_secs: lead,
+        ticket_lifetime_secs: lifetime,
+    };
+    match settings.validate() {
+        Ok(()) => {}
+        Err(SettingsError::BadInterval) => {
+            let key = "atsreuse.lead_time_secs";
+            let msg = format!(
+                "{lead} s must be less than half the rotation interval ({interval} s, {interval_key})"
+            );
+            return Err(e.error(e.line_of(key), key, msg));
+        }
+        Err(_) => {
+            let key = "atsreuse.ticket_lifetime_secs";
+            let live = settings.max_live_keys().unwrap_or(u64::MAX);
+            let msg = format!(
+                "with a rotation interval of {interval} s ({interval_key}) and a lead time of \
+                 {lead} s, {lifetime} s keeps up to {live} keys alive (interval + lifetime + 4 x \
+                 lead, over the interval); twice that must fit in a keyring of {KEYRING_CAPACITY} \
+                 (two leaders may overlap for a lease): lengthen the interval or shorten the \
+                 lifetime"
+            );
+            return Err(e.error(e.line_of(key), key, msg));
+        }
     }
     Ok((interval, lead, lifetime))
 }
@@ -1076,7 +1088,7 @@ mod tests {
         assert_eq!(c.retry_delay, Duration::from_millis(1_000));
         assert_eq!(c.rotation_interval, Duration::from_secs(25_200));
         assert_eq!(c.lead_time, Duration::from_secs(300));
-        assert_eq!(c.ticket_lifetime, Duration::from_secs(86_400));
+        assert_eq!(c.ticket_lifetime, Duration::from_secs(43_200));
         assert_eq!(c.session_lifetime, Duration::from_secs(300));
         assert_eq!(c.session_map_capacity, 20_000);
         assert_eq!(c.publish_queue_capacity, 1_000);
@@ -1448,10 +1460,21 @@ atsreuse.prefer_leader=1
             "atsreuse.rotation_interval_secs=300\n",
             None,
             "atsreuse.lead_time_secs",
-            "shorter than the rotation interval",
+            "less than half the rotation interval",
         );
+        // Just at and just past the bound on the lead time.
         assert_err(
-            "atsreuse.rotation_interval_secs=600\natsreuse.ticket_lifetime_secs=86400\n",
+            "atsreuse.rotation_interval_secs=600\natsreuse.ticket_lifetime_secs=600\n",
+            None,
+            "atsreuse.lead_time_secs",
+            "less than half",
+        );
+        let c = ok(&format!(
+            "{MINIMAL}atsreuse.rotation_interval_secs=601\natsreuse.ticket_lifetime_secs=600\n"
+        ));
+        assert_eq!(c.rotation_interval, Duration::from_secs(601));
+        assert_err(
+            "atsreuse.rotation_interval_secs=3600\natsreuse.ticket_lifetime_secs=86400\n",
             Some(4),
             "atsreuse.ticket_lifetime_secs",
             "keys alive",
@@ -1468,6 +1491,17 @@ atsreuse.prefer_leader=1
             "atsreuse.lease_secs",
             "lead time",
         );
+    }
+
+    #[test]
+    fn the_defaults_pass_the_rule_the_node_enforces() {
+        let c = ok(MINIMAL);
+        let settings = Settings {
+            interval_secs: c.rotation_interval.as_secs(),
+            lead_secs: c.lead_time.as_secs(),
+            ticket_lifetime_secs: c.ticket_lifetime.as_secs(),
+        };
+        assert_eq!(settings.validate(), Ok(()));
     }
 
     #[test]
