@@ -201,7 +201,9 @@ fn relative(t: u64, now: u64) -> String {
         3600..=86_399 => format!("{}h {}m", d / 3600, d % 3600 / 60),
         _ => format!("{}d {}h", d / 86_400, d % 86_400 / 3600),
     };
-    if t >= now {
+    if t == now {
+        "now".to_owned()
+    } else if t > now {
         format!("in {}", span(t - now))
     } else {
         format!("{} ago", span(now - t))
@@ -216,7 +218,7 @@ fn hex(bytes: &[u8]) -> String {
 fn print_keyring(ring: &Keyring, now: u64) {
     let encrypting = ring.encrypting_at(now).map(|e| (e.epoch, *e.stek.name()));
     println!(
-        "    {:>6}  {:<32}  {:<9}  {:<19}  {:<19}  {:<19}",
+        "    {:>6}  {:<32}  {:<9}  {:<19}  {:<19}  {}",
         "epoch", "name", "state", "introduced", "active from", "expires"
     );
     for e in ring.entries() {
@@ -230,7 +232,7 @@ fn print_keyring(ring: &Keyring, now: u64) {
             "expired"
         };
         println!(
-            "    {:>6}  {:<32}  {:<9}  {:<19}  {:<19}  {:<19}",
+            "    {:>6}  {:<32}  {:<9}  {:<19}  {:<19}  {}",
             e.epoch,
             hex(e.stek.name()),
             state,
@@ -391,6 +393,7 @@ mod tests {
     #[test]
     fn relative_times_read_naturally() {
         assert_eq!(relative(105, 100), "in 5s");
+        assert_eq!(relative(100, 100), "now");
         assert_eq!(relative(100, 3_761), "1h 1m ago");
         assert_eq!(relative(200_000, 10), "in 2d 7h");
     }
