@@ -119,7 +119,7 @@ fn rate(
 fn rates(pod: &Pod, a: &Args, out: &mut Vec<Value>) -> Result<(), String> {
     println!("## Handshakes per second, one node with the plugin and one without\n");
     println!(
-        "Median of {} runs of {} s each per cell, {} handshakes in flight.\n",
+        "Median (lowest–highest) of {} runs of {} s each per cell, {} handshakes in flight.\n",
         a.rounds, a.seconds, a.concurrency
     );
     println!("| mode | kind | with plugin (/s) | without (/s) | ratio |");
@@ -152,13 +152,21 @@ fn rates(pod: &Pod, a: &Args, out: &mut Vec<Value>) -> Result<(), String> {
                 }
             }
             let r = [median(&mut samples[0]), median(&mut samples[1])];
+            // Each cell: the median, then the lowest and highest run (sorted by median()).
+            let cell = |v: &[f64], m: f64| {
+                let (lo, hi) = (
+                    v.first().copied().unwrap_or(0.0),
+                    v.last().copied().unwrap_or(0.0),
+                );
+                format!("{m:.0} ({lo:.0}–{hi:.0})")
+            };
             println!(
-                "| {mode} | {kind} | {:.0} | {:.0} | {:.3} |",
-                r[0],
-                r[1],
+                "| {mode} | {kind} | {} | {} | {:.3} |",
+                cell(&samples[0], r[0]),
+                cell(&samples[1], r[1]),
                 r[0] / r[1]
             );
-            out.push(json!({"mode": mode.name(), "kind": kind, "plugin_per_sec": r[0], "control_per_sec": r[1]}));
+            out.push(json!({"mode": mode.name(), "kind": kind, "plugin_per_sec": samples[0], "control_per_sec": samples[1]}));
         }
     }
     Ok(())
