@@ -1,6 +1,6 @@
 # CTest script: installs the build into a scratch prefix, then builds and runs a consumer with
 # find_package (static and shared), with pkg-config, and with add_subdirectory.
-# Inputs: -DBUILD_DIR= -DSOURCE_DIR= -DWORK_DIR= -DCC=
+# Inputs: -DBUILD_DIR= -DSOURCE_DIR= -DWORK_DIR= -DCC= -DCARGO_TARGET_DIR= (reused, no rebuild)
 function(run)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(NOT rc EQUAL 0)
@@ -36,7 +36,8 @@ run(${WORK_DIR}/consumer-pc)
 # plugin off: this checks how libatsreuse is linked; the plugin has tests of its own).
 set(b ${WORK_DIR}/subdir)
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/c/consumer -B ${b} -DATSREUSE_CONSUMER_MODE=subdir
-    -DATSREUSE_SOURCE_DIR=${SOURCE_DIR} -DATSREUSE_BUILD_PLUGIN=OFF)
+    -DATSREUSE_SOURCE_DIR=${SOURCE_DIR} -DATSREUSE_BUILD_PLUGIN=OFF
+    -DATSREUSE_CARGO_TARGET_DIR=${CARGO_TARGET_DIR})
 run(${CMAKE_COMMAND} --build ${b})
 run(${b}/consumer)
 message(STATUS "install test: find_package static and shared, pkg-config, add_subdirectory all work")
