@@ -236,6 +236,9 @@ fn print_plugin_stats(pod: &Pod) {
 fn main() -> ExitCode {
     atsreuse_pod::process::install_signal_handler();
     let result = parse_args().and_then(run);
+    if atsreuse_pod::process::interrupted() {
+        return ExitCode::from(130);
+    }
     match result {
         Ok(true) => {
             println!("\nall sessions resumed on every node");

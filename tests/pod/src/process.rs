@@ -10,6 +10,7 @@ use std::io;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, Once};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
@@ -17,6 +18,13 @@ use std::time::{Duration, Instant};
 static GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 static DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 static HANDLER: Once = Once::new();
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// True once Ctrl-C or SIGTERM arrived. A program's main thread may see its processes vanish
+/// (and fail) before the handler's exit; it checks this to exit with 130 all the same.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
 
 /// Installs the Ctrl-C / SIGTERM handler once per process. When the program has its own
 /// handler already (ctrlc allows one), ours is not installed and the caller's Drop impls
@@ -24,6 +32,7 @@ static HANDLER: Once = Once::new();
 pub fn install_signal_handler() {
     HANDLER.call_once(|| {
         let _ = ctrlc::set_handler(|| {
+            INTERRUPTED.store(true, Ordering::SeqCst);
             eprintln!("atsreuse-pod: interrupted, stopping every process started");
             kill_all_registered();
             std::process::exit(130);

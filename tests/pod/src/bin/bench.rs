@@ -342,7 +342,11 @@ fn run(a: Args) -> Result<(), String> {
 
 fn main() -> ExitCode {
     atsreuse_pod::process::install_signal_handler();
-    match parse_args().and_then(run) {
+    let result = parse_args().and_then(run);
+    if atsreuse_pod::process::interrupted() {
+        return ExitCode::from(130);
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("atsreuse-bench: {e}");
