@@ -1,7 +1,5 @@
 //! The demo program stops everything it started when interrupted.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -26,6 +24,8 @@ fn processes_under(dir: &str) -> Vec<String> {
 
 #[test]
 fn ctrl_c_during_the_demo_stops_every_process_and_removes_the_pod() {
+    let plugin = atsreuse_pod::plugin_path()
+        .expect("no plugin .so: set ATSREUSE_PLUGIN (scripts/e2e.sh does)");
     let mut demo = Command::new(env!("CARGO_BIN_EXE_atsreuse-pod"))
         .args([
             "--plugin",
