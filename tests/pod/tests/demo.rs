@@ -27,12 +27,7 @@ fn ctrl_c_during_the_demo_stops_every_process_and_removes_the_pod() {
     let plugin = atsreuse_pod::plugin_path()
         .expect("no plugin .so: set ATSREUSE_PLUGIN (scripts/e2e.sh does)");
     let mut demo = Command::new(env!("CARGO_BIN_EXE_atsreuse-pod"))
-        .args([
-            "--plugin",
-            &common::plugin().to_string_lossy(),
-            "--count",
-            "2",
-        ])
+        .args(["--plugin", &plugin.to_string_lossy(), "--count", "2"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
