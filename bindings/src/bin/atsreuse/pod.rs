@@ -218,8 +218,8 @@ fn hex(bytes: &[u8]) -> String {
 fn print_keyring(ring: &Keyring, now: u64) {
     let encrypting = ring.encrypting_at(now).map(|e| (e.epoch, *e.stek.name()));
     println!(
-        "    {:>6}  {:<32}  {:<9}  {:<19}  {:<19}  {}",
-        "epoch", "name", "state", "introduced", "active from", "expires"
+        "    {:>6}  {:<32}  {:<9}  {:<19}  {:<19}  expires",
+        "epoch", "name", "state", "introduced", "active from"
     );
     for e in ring.entries() {
         let state = if encrypting == Some((e.epoch, *e.stek.name())) {
