@@ -243,6 +243,15 @@ test_start_with_bad_config(const char *dir)
   CHECK(strstr(cap.last_error, ":2: ssl_session.redis_auth_key_file") != NULL, "log line: %s", cap.last_error);
   CHECK(strstr(cap.last_error, "no-such.psk") != NULL, "log line lacks the PSK path: %s", cap.last_error);
 
+  /* A PSK that cannot be sent as a Redis password (mode psk, not UTF-8): PSK, and a log line. */
+  write_file(psk, "\xff\xfe\xfd\xfc" "0123456789abcdef\n");
+  write_file(config, "ssl_session.ClusterName=pod\nssl_session.redis_auth_key_file=api-test.psk\n"
+                     "atsreuse.redis_password_mode=psk\nredis.RedisEndpoints=127.0.0.1:1\n");
+  memset(&cap, 0, sizeof cap);
+  CHECK_STATUS(atsreuse_node_start(config, &cb, &node), ATSREUSE_STATUS_PSK);
+  CHECK(node == NULL && cap.errors == 1, "node %p, %d error lines", (void *)node, cap.errors);
+  CHECK(strstr(cap.last_error, "PSK") != NULL, "log line: %s", cap.last_error);
+
   /* A missing config file, and a path that is not UTF-8. */
   memset(&cap, 0, sizeof cap);
   snprintf(config, sizeof config, "%s/does-not-exist.config", dir);
