@@ -163,7 +163,7 @@ pub struct AtsreuseSessionInfo {
 /// The key schedule of a PSK, a cluster and a node id. These are secrets: only vector runners
 /// and tests need them. Erase the struct after use.
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct AtsreuseKeySchedule {
     /// Length of the PSK after its trailing newlines are removed.
     pub psk_len: usize,

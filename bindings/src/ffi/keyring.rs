@@ -127,7 +127,7 @@ pub unsafe extern "C" fn atsreuse_stek_export(
 /// One key of a keyring, in the open: for building and reading keyrings in tests and vector
 /// runners. Holds secrets: erase it after use.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Clone, Copy, Default)]
 pub struct AtsreuseKeyringEntry {
     /// The rotation counter.
     pub epoch: u64,
