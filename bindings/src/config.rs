@@ -534,7 +534,7 @@ fn build(e: &Entries, mut notices: Vec<Notice>) -> Result<Config, ConfigError> {
         cluster_name,
         endpoints,
         psk_file,
-        redis_user: e.map.get("atsreuse.redis_user").map(|u| u.value.clone()),
+        redis_user: redis_user(e)?,
         redis_password,
         redis_ca_file,
         connect_timeout: ms(connect_ms),
@@ -973,6 +973,23 @@ fn check_poll_and_lease(e: &Entries, c: &Config) -> Result<(), ConfigError> {
         return Err(e.error(e.line_of(key), key, msg));
     }
     Ok(())
+}
+
+/// The Redis ACL user: one word (Redis user names hold no blanks).
+fn redis_user(e: &Entries) -> Result<Option<String>, ConfigError> {
+    const KEY: &str = "atsreuse.redis_user";
+    match e.map.get(KEY) {
+        Some(entry)
+            if entry
+                .value
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control()) =>
+        {
+            Err(e.error(Some(entry.line), KEY, "a Redis user name holds no blanks"))
+        }
+        Some(entry) => Ok(Some(entry.value.clone())),
+        None => Ok(None),
+    }
 }
 
 /// The node name: given, or the host name, or `atsreuse-node`.
@@ -1433,6 +1450,12 @@ atsreuse.prefer_leader=1
             Some(3),
             "atsreuse.redis_password_mode",
             "derived",
+        );
+        assert_err(
+            "atsreuse.redis_user=ats user\n",
+            Some(3),
+            "atsreuse.redis_user",
+            "no blanks",
         );
         assert_err(
             "atsreuse.node_name=a b\n",
