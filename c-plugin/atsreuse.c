@@ -112,6 +112,7 @@ static const library_stat library_stats[] = {
   LIBRARY_STAT(keyring_epoch),      LIBRARY_STAT(keyring_age_secs),   LIBRARY_STAT(is_leader),
   LIBRARY_STAT(redis_connected),    LIBRARY_STAT(redis_endpoints),    LIBRARY_STAT(session_map_len),
   LIBRARY_STAT(endpoint_queue_dropped), LIBRARY_STAT(keyring_writes), LIBRARY_STAT(redis_failures),
+  LIBRARY_STAT(legacy_received),    LIBRARY_STAT(legacy_rejected),
 };
 
 #define LIBRARY_STAT_COUNT (sizeof(library_stats) / sizeof(library_stats[0]))
@@ -611,6 +612,13 @@ node_start(const char *config_path)
   atsreuse_node *node = NULL;
   atsreuse_status status;
 
+  /* A library built from another header would write past the plugin's stats struct: refuse it. */
+  if (atsreuse_stats_size() != sizeof(atsreuse_stats)) {
+    PLUGIN_ERROR("libatsreuse does not match the header the plugin was built with (stats %zu bytes, expected %zu); "
+                 "ATS serves TLS without sharing sessions or keys",
+                 atsreuse_stats_size(), sizeof(atsreuse_stats));
+    return 0;
+  }
   callbacks.userdata     = NULL;
   callbacks.install_keys = on_install_keys;
   callbacks.log          = on_log;

@@ -2,7 +2,7 @@
 # Installs what atsreuse needs to build and test on Debian 12. Safe to run again.
 set -euo pipefail
 
-need_pkgs=(trafficserver trafficserver-dev redis-server libssl-dev cmake pkg-config gcc g++ jq openssl)
+need_pkgs=(trafficserver trafficserver-dev redis-server libssl-dev libcjson-dev cmake pkg-config gcc g++ jq openssl curl python3)
 missing=()
 for p in "${need_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
