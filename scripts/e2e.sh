@@ -15,4 +15,4 @@ export ATSREUSE_BIN="$PWD/target/release/atsreuse"
 test -f "$ATSREUSE_PLUGIN" || { echo "e2e: no plugin at $ATSREUSE_PLUGIN" >&2; exit 1; }
 
 # Two test threads: each test runs its own pod, and the machine this was sized on has 2 cores.
-cargo test --release -p atsreuse-pod -p atsreuse-tlsclient -- --test-threads=2 "$@"
+cargo test --release --no-fail-fast -p atsreuse-pod -p atsreuse-tlsclient -- --test-threads=2 "$@"
