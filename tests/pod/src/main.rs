@@ -179,6 +179,9 @@ fn run(args: Args) -> Result<bool, String> {
         &rows,
     );
     ok &= print_key_names(&before, &after);
+    // The counters reach the stats page through a plugin timer and ATS's fold, about a
+    // second after the handshakes.
+    sleep(Duration::from_millis(1500));
     print_plugin_stats(&pod);
     for crash in pod.crashes() {
         println!("\n{crash}");
