@@ -120,11 +120,15 @@ impl AtsNode {
     pub fn wait_ready(&mut self) -> io::Result<()> {
         let deadline = Instant::now() + START_LIMIT;
         loop {
-            if let Some(status) = self.proc.exited() {
-                return Err(self.failure(&format!("exited with {status}")));
-            }
-            if self.diags().contains("unable to listen") {
+            let exited = self.proc.exited();
+            // traffic_server logs "unable to listen" and runs on; traffic_manager, which binds
+            // the ports for it, prints "Unable to bind socket" and exits.
+            let out = fs::read_to_string(self.dir.join("stdout.log")).unwrap_or_default();
+            if self.diags().contains("unable to listen") || out.contains("Unable to bind socket") {
                 return Err(self.failure("could not bind its ports"));
+            }
+            if let Some(status) = exited {
+                return Err(self.failure(&format!("exited with {status}")));
             }
             // The stats page proves that this node (not another program on a reused port)
             // answers; ATS opens its HTTP and TLS ports together, after loading certificates

@@ -94,6 +94,10 @@ fn a_node_that_cannot_bind_its_port_is_reported() {
         "CONFIG proxy.config.http.server_ports STRING {port}:ssl:ip-in=127.0.0.1"
     ));
     let err = atsreuse_pod::AtsNode::start(&dir.join("busy"), &dir, &spec).unwrap_err();
+    assert!(err.to_string().contains("could not bind"), "{err}");
+    // The same under traffic_manager, which binds the ports itself.
+    spec.launch = Launch::Managed;
+    let err = atsreuse_pod::AtsNode::start(&dir.join("busy-managed"), &dir, &spec).unwrap_err();
     let _ = std::fs::remove_dir_all(&dir);
     assert!(err.to_string().contains("could not bind"), "{err}");
 }
