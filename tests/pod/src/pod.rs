@@ -115,6 +115,14 @@ impl Pod {
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir)?;
         register_dir(&dir);
+        // A pod that fails before it exists has no Drop to clean up after it.
+        Pod::start_in(dir.clone(), seq, opts).inspect_err(|_| {
+            let _ = fs::remove_dir_all(&dir);
+            unregister_dir(&dir);
+        })
+    }
+
+    fn start_in(dir: PathBuf, seq: usize, opts: PodOptions) -> io::Result<Pod> {
         write_self_signed(&dir)?;
         // A second certificate, for tests that tell certificate lines apart.
         write_named(&dir, "other", "other.invalid")?;
@@ -124,7 +132,9 @@ impl Pod {
         write_secret(&psk_file, &format!("{}\n", random_hex(32)?))?;
         let password_file = dir.join("redis-password");
 
-        // The config of the first node decides the Redis password, so write a sample one now.
+        // Redis needs the password before any node runs: a random one, or (old config format)
+        // the one the library derives from the PSK, asked from the operator command with a
+        // sample config.
         let redis_password = match opts.style {
             ConfigStyle::Current => {
                 let pw = random_hex(24)?;
