@@ -123,6 +123,9 @@ pub struct Config {
     pub lease_time: Duration,
     /// How often every node re-reads the stored keyring.
     pub keyring_poll_interval: Duration,
+    /// Longest time `Node::start` waits for the pod's stored keyring before it installs a key
+    /// block; zero: no wait (the start key is installed at once).
+    pub start_wait: Duration,
     /// A name for this node in logs and pod status.
     pub node_name: String,
     /// The old wire format.
@@ -221,6 +224,7 @@ const KNOWN_KEYS: &[&str] = &[
     "atsreuse.publish_queue_capacity",
     "atsreuse.lease_secs",
     "atsreuse.keyring_poll_secs",
+    "atsreuse.start_wait_ms",
     "atsreuse.node_name",
     "atsreuse.legacy_protocol",
     "atsreuse.prefer_leader",
@@ -257,6 +261,7 @@ mod defaults {
     pub(super) const PUBLISH_QUEUE_CAPACITY: u64 = 1_000;
     pub(super) const LEASE_SECS: u64 = 30;
     pub(super) const KEYRING_POLL_SECS: u64 = 60;
+    pub(super) const START_WAIT_MS: u64 = 1_500;
 }
 
 /// One `key=value` line of the file.
@@ -566,6 +571,12 @@ fn build(e: &Entries, mut notices: Vec<Notice>) -> Result<Config, ConfigError> {
             defaults::KEYRING_POLL_SECS,
             1,
             3_600,
+        )?),
+        start_wait: ms(e.number(
+            &["atsreuse.start_wait_ms"],
+            defaults::START_WAIT_MS,
+            0,
+            60_000,
         )?),
         node_name: node_name(e)?,
         legacy: e.choice(
@@ -1111,6 +1122,7 @@ mod tests {
         assert_eq!(c.publish_queue_capacity, 1_000);
         assert_eq!(c.lease_time, Duration::from_secs(30));
         assert_eq!(c.keyring_poll_interval, Duration::from_secs(60));
+        assert_eq!(c.start_wait, Duration::from_millis(1_500));
         assert!(!c.node_name.is_empty());
         assert_eq!(c.legacy, LegacyMode::Off);
         assert!(!c.prefer_leader);
@@ -1391,6 +1403,17 @@ atsreuse.prefer_leader=1
         let e = err("just words\n");
         assert_eq!((e.line, e.key.as_deref()), (Some(3), None));
         assert!(e.to_string().contains(":3: expected key=value"), "{e}");
+    }
+
+    #[test]
+    fn the_start_wait_may_be_zero_and_is_bounded() {
+        let c = ok(&format!("{MINIMAL}atsreuse.start_wait_ms=0\n"));
+        assert_eq!(c.start_wait, Duration::ZERO);
+        let c = ok(&format!("{MINIMAL}atsreuse.start_wait_ms=250\n"));
+        assert_eq!(c.start_wait, Duration::from_millis(250));
+        let key = "atsreuse.start_wait_ms";
+        assert_err(&format!("{key}=60001\n"), Some(3), key, "out of range");
+        assert_err(&format!("{key}=1.5\n"), Some(3), key, "bad number");
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //!
 //! The caller's thread (an ATS net thread) only calls [`Node::publish`] (a copy into a bounded
 //! queue, never blocks, no crypto), [`Node::lookup`] (a map read), [`Node::stats`] (atomic
-//! loads) and [`Node::rotate_now`] (sets a flag). [`Node::start`] hands a local key to
-//! [`Host::install_keys`] before it returns, then spawns the node's threads (see
-//! [`crate::dist`]) and returns without waiting for any Redis endpoint.
+//! loads) and [`Node::rotate_now`] (sets a flag). [`Node::start`] spawns the node's threads
+//! (see [`crate::dist`]), waits a bounded time (`atsreuse.start_wait_ms`) for the pod's stored
+//! keyring, and hands a key block to [`Host::install_keys`] before it returns: the pod's keys
+//! when an endpoint delivered them in time, else a local start key.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,7 +29,10 @@ use crate::clock::unix_now;
 use crate::config::{Config, LegacyMode, RedisPassword};
 use crate::dist::keystore::KeyStore;
 use crate::dist::sessions::Pending;
-use crate::dist::{endpoint_label, hex, ControlCmd, EndpointState, Names, Outgoing, Shared};
+use crate::dist::{
+    endpoint_label, hex, ControlCmd, EndpointState, Names, Outgoing, Shared, StartGate,
+    StartWaitEnd,
+};
 use crate::map::{LookupError, SessionId, SessionMap};
 use crate::stats::{bump, set, AtsreuseStats, Counters};
 
@@ -103,8 +107,12 @@ pub struct Node {
 
 impl Node {
     /// Starts a node from a loaded config: reads the PSK, derives the cluster keys, picks a
-    /// random node id, installs a local key through `host`, spawns the threads. Redis is not
-    /// waited for: endpoints are connected by the node's threads, with retries.
+    /// random node id, makes a local start key, spawns the threads, then waits until the pod's
+    /// stored keyring is merged, or every endpoint answered or failed its first connect, or
+    /// `config.start_wait` passed (zero: no wait). Only then is the first key block handed to
+    /// `host`, so it is the pod's whenever the pod has one and Redis answered in time; the
+    /// start key encrypts only when not. Endpoints that did not answer are connected by the
+    /// node's threads afterwards, with retries.
     pub fn start(config: Config, host: Arc<dyn Host>) -> Result<Node, NodeError> {
         for notice in &config.notices {
             host.log(notice.level, &notice.text);
@@ -116,6 +124,7 @@ impl Node {
         let node_id = NodeId(id);
         let now = unix_now();
         let (endpoints, send_queues, control_queues) = endpoint_states(&config);
+        let config_endpoints = endpoints.len();
         let (queue_tx, queue_rx) = sync_channel(config.publish_queue_capacity.max(1));
         let shared = Arc::new(Shared {
             names: Names::new(&config.cluster_name),
@@ -139,26 +148,75 @@ impl Node {
             started: Instant::now(),
             legacy_key: secrets.legacy_key,
             legacy_resend: AtomicBool::new(false),
+            start_gate: StartGate::new(config_endpoints),
         });
         set(
             &shared.counters.redis_endpoints,
             shared.endpoints.len() as u64,
         );
-        // The local key reaches ATS before start returns: tickets can be issued at once.
-        shared.keystore.refresh(&shared, now);
-
         let mut node = Node {
             shared,
             queue: Some(queue_tx),
             threads: Vec::new(),
         };
         node.spawn_all(queue_rx, send_queues, control_queues)?;
+        node.wait_for_pod_keyring();
         let (id, count) = (&node.shared.node_hex, node.shared.endpoints.len());
         node.shared.log(
             LogLevel::Info,
             format_args!("started: node id {id}, {count} Redis endpoint(s)"),
         );
         Ok(node)
+    }
+
+    /// Waits (bounded) for the first keyring reads, then lets key blocks reach the host and
+    /// installs the first one, so ATS can issue tickets as soon as start returns.
+    fn wait_for_pod_keyring(&self) {
+        let shared = &self.shared;
+        let bound = shared.config.start_wait;
+        let began = Instant::now();
+        let end = shared.start_gate.wait(bound);
+        let took = began.elapsed().as_millis();
+        shared.start_gate.open();
+        shared.keystore.refresh(shared, unix_now());
+        let epoch = shared.keystore.epoch();
+        let bound_ms = bound.as_millis();
+        let (level, what) = match end {
+            StartWaitEnd::NotAsked => (
+                LogLevel::Info,
+                "no wait asked for (atsreuse.start_wait_ms=0); start key installed".to_owned(),
+            ),
+            StartWaitEnd::Merged => (
+                LogLevel::Info,
+                format!("pod keyring epoch {epoch} read and installed"),
+            ),
+            StartWaitEnd::Settled(answered, 0) => (
+                LogLevel::Info,
+                format!("{answered} endpoint(s) answered, none with a keyring to merge; start key installed"),
+            ),
+            StartWaitEnd::Settled(0, failed) => (
+                LogLevel::Info,
+                format!("{failed} endpoint(s) unreachable; start key installed"),
+            ),
+            StartWaitEnd::Settled(answered, failed) => (
+                LogLevel::Info,
+                format!(
+                    "{answered} endpoint(s) answered, none with a keyring to merge, {failed} \
+                     unreachable; start key installed"
+                ),
+            ),
+            StartWaitEnd::TimedOut => (
+                LogLevel::Warn,
+                format!(
+                    "no keyring read within atsreuse.start_wait_ms={bound_ms}; start key \
+                     installed, the pod's keys follow when an endpoint answers"
+                ),
+            ),
+        };
+        shared.log(
+            level,
+            format_args!("start wait: {took} ms, ended because: {what}"),
+        );
     }
 
     fn spawn_all(

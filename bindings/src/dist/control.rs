@@ -80,13 +80,14 @@ pub(crate) fn run_control(shared: &Shared, endpoint: usize, commands: Receiver<C
         next_lease: first_lease,
         last_refused: None,
     };
+    // The round comes first so the stored keyring is read at once: `Node::start` waits for it.
     while !shared.stopping() {
+        control.round();
         match commands.recv_timeout(TICK) {
             Ok(cmd) => control.handle(cmd),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
-        control.round();
     }
     control.release_lease();
     shared.endpoints[endpoint]
@@ -138,6 +139,9 @@ impl Control<'_> {
         let up = self.link.get().is_some();
         self.state().control_up.store(up, Ordering::Release);
         if !up {
+            // At the first round this is the first connect attempt failing: the start wait
+            // need not wait for this endpoint's retries (later calls change nothing).
+            self.shared.start_gate.failed(self.endpoint);
             if was_up {
                 self.state().lease_until_ms.store(0, Ordering::Release);
             }
@@ -172,6 +176,7 @@ impl Control<'_> {
         let blob = match fetched {
             Ok(blob) => blob,
             Err(err) => {
+                self.shared.start_gate.failed(self.endpoint);
                 self.failure(&err, "keyring read");
                 return;
             }
@@ -180,11 +185,13 @@ impl Control<'_> {
             .keyring_read_once
             .store(true, Ordering::Release);
         let stored_epoch = match blob {
-            None => 0,
-            Some(blob) => match self.take_stored(&blob) {
-                Some(epoch) => epoch,
-                None => return,
-            },
+            None => Some(0),
+            Some(blob) => self.take_stored(&blob),
+        };
+        // After the merge, so a start wait that ends here sees the merged keyring.
+        self.shared.start_gate.answered(self.endpoint);
+        let Some(stored_epoch) = stored_epoch else {
+            return;
         };
         let shared = self.shared;
         if shared.keystore.epoch() > stored_epoch {
@@ -216,6 +223,7 @@ impl Control<'_> {
                 self.last_refused = None;
                 if received == Received::Changed {
                     shared.keystore.refresh(shared, now);
+                    shared.start_gate.merged();
                 }
                 Some(epoch)
             }

@@ -2,10 +2,14 @@
 //!
 //! - The held keyring is the pod's: it only grows by merge (or by this node's own rotation as
 //!   leader) and is what the node writes to Redis.
-//! - The start key is made by `Node::start` so ATS can issue tickets before any endpoint
-//!   answers. It is never written to Redis unless this node founds the pod keyring (then it
-//!   becomes epoch 1). Once the pod keyring has an encrypting key, the start key stays in the
-//!   block as a decrypt-only key for one ticket lifetime, so tickets it sealed still open.
+//! - The start key is made by `Node::start` so ATS can issue tickets when no endpoint answers
+//!   within `atsreuse.start_wait_ms`. It is never written to Redis unless this node founds the
+//!   pod keyring (then it becomes epoch 1). Once the pod keyring has an encrypting key, the
+//!   start key stays in the block as a decrypt-only key for one ticket lifetime, so tickets it
+//!   sealed still open (when the pod keyring came within the start wait, the start key never
+//!   encrypted and only sits in the block, harmless, until it retires).
+//! - No block reaches the host before the start gate opens (see [`super::StartGate`]); the key
+//!   store still merges and prunes meanwhile.
 //! - The block is recomputed at every merge and on every leader tick, because the encrypting
 //!   key changes with time (activation times), not only with the keyring.
 
@@ -185,7 +189,9 @@ impl KeyStore {
         inner.legacy.retain(|(_, heard)| now < heard + lifetime);
         let block = build_block(&inner, now);
         update_gauges(shared, &inner.held, now);
-        if block.is_empty() || *block == *inner.installed {
+        // Until `Node::start` has waited for the pod's keyring, nothing goes to the host: the
+        // first block it sees is then the pod's whenever one could be read in time.
+        if !shared.start_gate.is_open() || block.is_empty() || *block == *inner.installed {
             return false;
         }
         shared.host.install_keys(&block);

@@ -23,7 +23,7 @@ pub(crate) mod subscriber;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Sender, SyncSender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use atsreuse_core::envelope::Sealer;
@@ -155,6 +155,9 @@ pub(crate) struct Shared {
     pub legacy_write: bool,
     /// An old node asked for the STEK (`@resendstek@`).
     pub legacy_resend: AtomicBool,
+    /// Holds key blocks back from the host until `Node::start` has waited for the first
+    /// keyring read.
+    pub start_gate: StartGate,
 }
 
 impl Shared {
@@ -186,6 +189,141 @@ impl Shared {
     }
 }
 
+/// How the first keyring read of one endpoint went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FirstRead {
+    /// The control connection read the stored keyring (found or not).
+    Answered,
+    /// The first connect attempt or the first read failed.
+    Failed,
+}
+
+/// Why the start wait ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StartWaitEnd {
+    /// `atsreuse.start_wait_ms` is 0: no wait.
+    NotAsked,
+    /// An endpoint delivered a keyring that was merged.
+    Merged,
+    /// Every endpoint answered or failed, none delivered a keyring that could be merged.
+    /// The counts are (answered, failed).
+    Settled(usize, usize),
+    /// The bound passed first.
+    TimedOut,
+}
+
+struct GateState {
+    first_reads: Vec<Option<FirstRead>>,
+    merged: bool,
+}
+
+impl GateState {
+    /// Why the wait may end now, or `None` while it must go on.
+    fn end(&self) -> Option<StartWaitEnd> {
+        if self.merged {
+            return Some(StartWaitEnd::Merged);
+        }
+        if self.first_reads.iter().any(Option::is_none) {
+            return None;
+        }
+        let answered = self
+            .first_reads
+            .iter()
+            .filter(|r| **r == Some(FirstRead::Answered))
+            .count();
+        Some(StartWaitEnd::Settled(
+            answered,
+            self.first_reads.len() - answered,
+        ))
+    }
+}
+
+/// What `Node::start` waits for before the first key block goes to the host: the pod's
+/// keyring, or the news that no endpoint has one or can be reached. The control threads report
+/// into it; the key store asks it whether a block may be installed yet.
+///
+/// An endpoint counts once, by its first outcome: an endpoint whose first connect failed does
+/// not hold the wait up while it retries, so one dead Redis next to a live one that stores no
+/// keyring ends the wait at once. That node then issues tickets with its start key until the
+/// pod's keyring arrives by a later read, as every node did before the wait existed.
+pub(crate) struct StartGate {
+    state: Mutex<GateState>,
+    changed: Condvar,
+    /// Key blocks may reach the host.
+    open: AtomicBool,
+}
+
+impl StartGate {
+    pub(crate) fn new(endpoints: usize) -> StartGate {
+        StartGate {
+            state: Mutex::new(GateState {
+                first_reads: vec![None; endpoints],
+                merged: false,
+            }),
+            changed: Condvar::new(),
+            open: AtomicBool::new(false),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, GateState> {
+        // The state is a few flags, each set in one store: valid after any panic.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn first_read(&self, endpoint: usize, outcome: FirstRead) {
+        let mut state = self.lock();
+        if let Some(slot @ None) = state.first_reads.get_mut(endpoint) {
+            *slot = Some(outcome);
+            self.changed.notify_all();
+        }
+    }
+
+    /// The endpoint's control connection read the stored keyring (found or not). Only its
+    /// first outcome counts.
+    pub(crate) fn answered(&self, endpoint: usize) {
+        self.first_read(endpoint, FirstRead::Answered);
+    }
+
+    /// The endpoint's first connect attempt or first read failed. Only its first outcome
+    /// counts.
+    pub(crate) fn failed(&self, endpoint: usize) {
+        self.first_read(endpoint, FirstRead::Failed);
+    }
+
+    /// A keyring read from an endpoint was merged into the held one.
+    pub(crate) fn merged(&self) {
+        let mut state = self.lock();
+        if !state.merged {
+            state.merged = true;
+            self.changed.notify_all();
+        }
+    }
+
+    /// Blocks until the wait may end or `bound` passes; returns why it ended.
+    pub(crate) fn wait(&self, bound: Duration) -> StartWaitEnd {
+        if bound.is_zero() {
+            return StartWaitEnd::NotAsked;
+        }
+        let state = self.lock();
+        let (state, _) = self
+            .changed
+            .wait_timeout_while(state, bound, |s| s.end().is_none())
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.end().unwrap_or(StartWaitEnd::TimedOut)
+    }
+
+    /// From now on key blocks reach the host.
+    pub(crate) fn open(&self) {
+        self.open.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn is_open(&self) -> bool {
+        self.open.load(Ordering::Acquire)
+    }
+}
+
 /// Formats bytes as lowercase hex (node ids and key names only, never secrets).
 pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
@@ -202,5 +340,56 @@ pub(crate) fn endpoint_label(host: &str, port: u16) -> String {
         format!("[{host}]:{port}")
     } else {
         format!("{host}:{port}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_start_wait_ends_when_every_endpoint_has_a_first_outcome() {
+        let gate = StartGate::new(2);
+        gate.answered(0);
+        assert_eq!(gate.lock().end(), None);
+        gate.failed(1);
+        // A later outcome of the same endpoint changes nothing.
+        gate.answered(1);
+        assert_eq!(
+            gate.wait(Duration::from_secs(5)),
+            StartWaitEnd::Settled(1, 1)
+        );
+    }
+
+    #[test]
+    fn a_merged_keyring_ends_the_start_wait_at_once() {
+        let gate = StartGate::new(3);
+        gate.merged();
+        assert_eq!(gate.wait(Duration::from_secs(5)), StartWaitEnd::Merged);
+    }
+
+    #[test]
+    fn the_start_wait_is_bounded_and_woken_by_another_thread() {
+        let gate = Arc::new(StartGate::new(1));
+        let began = Instant::now();
+        assert_eq!(gate.wait(Duration::from_millis(50)), StartWaitEnd::TimedOut);
+        assert!(began.elapsed() >= Duration::from_millis(50));
+        assert_eq!(gate.wait(Duration::ZERO), StartWaitEnd::NotAsked);
+
+        let other = Arc::clone(&gate);
+        let answer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            other.answered(0);
+        });
+        let began = Instant::now();
+        assert_eq!(
+            gate.wait(Duration::from_secs(10)),
+            StartWaitEnd::Settled(1, 0)
+        );
+        assert!(began.elapsed() < Duration::from_secs(5));
+        answer.join().unwrap();
+        assert!(!gate.is_open());
+        gate.open();
+        assert!(gate.is_open());
     }
 }
