@@ -99,3 +99,39 @@ fn a_certificate_line_with_an_explicit_dest_ip_shares_keys_on_this_ats() {
     check("after a rotation");
     common::no_crash(&pod);
 }
+
+#[test]
+fn a_node_with_a_bad_config_logs_why_and_serves_tls_without_sharing() {
+    let pod = atsreuse_pod::Pod::start(PodOptions {
+        nodes: 2,
+        plugin: Some(common::plugin()),
+        extra_config: vec!["atsreuse.no_such_key=1".into()],
+        ..PodOptions::default()
+    })
+    .expect("nodes start even with a config the plugin refuses");
+    let n = pod.nodes();
+    let diags = n[0].diags();
+    let errors: Vec<&str> = diags
+        .lines()
+        .filter(|l| l.contains("ERROR: [atsreuse]"))
+        .collect();
+    let config = pod.node_config(0);
+    assert!(
+        errors
+            .iter()
+            .any(|l| l.contains("atsreuse.no_such_key") && l.contains(&*config.to_string_lossy())),
+        "no error naming the file and the key: {errors:?}"
+    );
+    // TLS is served, sessions resume on the node that made them, and nothing is shared.
+    for mode in Mode::ALL {
+        let s = Sessions::establish(mode, &n[0], COUNT).unwrap();
+        propagate();
+        assert!(s.resume_on(&n[0]).all_resumed(), "{mode} on its own node");
+        let o = s.resume_on(&n[1]);
+        assert_eq!(
+            o.full, COUNT as u64,
+            "{mode} shared without a config: {o:?}"
+        );
+    }
+    common::no_crash(&pod);
+}
