@@ -332,6 +332,11 @@ impl Host for TestHost {
 }
 
 impl TestHost {
+    /// The first block the node handed over: what ATS has when the plugin's start returns.
+    pub fn first_block(&self) -> Option<Vec<u8>> {
+        self.blocks.lock().unwrap().first().cloned()
+    }
+
     pub fn last_block(&self) -> Option<Vec<u8>> {
         self.blocks.lock().unwrap().last().cloned()
     }
