@@ -375,11 +375,22 @@ impl Config {
     /// password file and CA file, when set) can be read.
     pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
         let path = path.as_ref();
-        let text = fs::read_to_string(path).map_err(|e| ConfigError {
+        let error = |line: Option<usize>, message: String| ConfigError {
             file: path.to_owned(),
-            line: None,
+            line,
             key: None,
-            message: format!("cannot read the config file: {e}"),
+            message,
+        };
+        let bytes = read_regular_file(path, CONFIG_MAX_BYTES)
+            .map_err(|e| error(None, format!("cannot read the config file: {e}")))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            // Name the line of the first byte that is not UTF-8, as for every other error.
+            let bad = e.utf8_error().valid_up_to();
+            let line = e.as_bytes()[..bad].iter().filter(|b| **b == b'\n').count() + 1;
+            error(
+                Some(line),
+                "not UTF-8 text (save the file as UTF-8)".to_owned(),
+            )
         })?;
         Config::parse(path, &text)
     }
@@ -394,8 +405,10 @@ impl Config {
 
     /// Reads the PSK file: its bytes as they are on disk, trailing newlines included (the core's
     /// `Psk::from_file_bytes` removes them). The buffer is erased when dropped.
+    /// The file must be a regular file of at most [`SECRET_FILE_MAX_BYTES`]: a FIFO or a device
+    /// named by mistake would otherwise block the caller or fill its memory.
     pub fn read_psk_file(&self) -> io::Result<Zeroizing<Vec<u8>>> {
-        fs::read(&self.psk_file).map(Zeroizing::new)
+        read_secret_file(&self.psk_file)
     }
 
     /// The password sent to Redis AUTH, as the config asks for it (`None`: no AUTH): derived
@@ -437,7 +450,7 @@ impl Config {
                 text(&bytes, "the PSK").map(Some)
             }
             RedisPassword::File(path) => {
-                let bytes = fs::read(path).map(Zeroizing::new).map_err(|e| {
+                let bytes = read_secret_file(path).map_err(|e| {
                     format!(
                         "cannot read the Redis password file {}: {e}",
                         path.display()
@@ -449,8 +462,63 @@ impl Config {
     }
 }
 
+/// Largest config file read, in bytes (a real one is a few hundred).
+pub(crate) const CONFIG_MAX_BYTES: u64 = 1 << 20;
+/// Largest CA file accepted, in bytes (a whole system bundle is about 200 KiB).
+pub(crate) const CA_FILE_MAX_BYTES: u64 = 4 << 20;
+/// Largest PSK or password file read, in bytes: a PSK is at most 256 bytes, and this leaves
+/// room for trailing newlines without reading a huge file by mistake.
+pub(crate) const SECRET_FILE_MAX_BYTES: u64 = 4096;
+
+/// Reads a whole file that must be a regular file of at most `limit` bytes. A FIFO, a device
+/// (`/dev/zero`, `/dev/random`) or a directory is refused before it is opened: opening a FIFO
+/// blocks until a writer comes, and a device never ends, so either would hang ATS at start.
+pub(crate) fn read_regular_file(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    read_bounded(path, limit, Vec::new())
+}
+
+/// As [`read_regular_file`] with [`SECRET_FILE_MAX_BYTES`], into a buffer reserved up front
+/// and erased on drop, so no copy of the secret is left behind by a reallocation.
+pub(crate) fn read_secret_file(path: &Path) -> io::Result<Zeroizing<Vec<u8>>> {
+    let limit = SECRET_FILE_MAX_BYTES;
+    let buffer = Vec::with_capacity(usize::try_from(limit).unwrap_or(0) + 1);
+    read_bounded(path, limit, buffer).map(Zeroizing::new)
+}
+
+fn read_bounded(path: &Path, limit: u64, mut buffer: Vec<u8>) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let meta = fs::metadata(path)?;
+    if meta.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "it is a directory",
+        ));
+    }
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (a FIFO, socket or device is refused)",
+        ));
+    }
+    // One byte more than the limit tells a file at the limit from a longer one.
+    fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_end(&mut buffer)?;
+    if buffer.len() as u64 > limit {
+        // Erase what was read before the buffer goes: it may be a secret.
+        zeroize::Zeroize::zeroize(&mut buffer);
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("larger than {limit} bytes"),
+        ));
+    }
+    Ok(buffer)
+}
+
 /// Splits the text into entries; refuses malformed lines, unknown and repeated keys.
 fn split_lines(path: &Path, text: &str, notices: &mut Vec<Notice>) -> Result<Entries, ConfigError> {
+    // A byte order mark, as some editors write, is not part of the first key.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => PathBuf::from("."),
@@ -743,7 +811,7 @@ fn psk_file(e: &Entries, notices: &mut Vec<Notice>) -> Result<PathBuf, ConfigErr
         ));
     };
     let (line_no, line) = (line, Some(line));
-    let bytes = fs::read(&path).map(Zeroizing::new).map_err(|err| {
+    let bytes = read_secret_file(&path).map_err(|err| {
         e.error(
             line,
             key,
@@ -849,7 +917,9 @@ fn ca_file(
     let Some((key, line, path)) = e.path(&["atsreuse.redis_ca_file"]) else {
         return Ok(None);
     };
-    if let Err(err) = fs::File::open(&path) {
+    // Read once here so a FIFO, a device or a huge file is refused with the line and key
+    // instead of blocking or filling the node's memory when it loads the CA.
+    if let Err(err) = read_regular_file(&path, CA_FILE_MAX_BYTES) {
         return Err(e.error(
             Some(line),
             key,
@@ -1718,6 +1788,102 @@ atsreuse.prefer_leader=1
             "{:?}",
             c.notices
         );
+    }
+
+    /// Makes a FIFO at `path` (no writer ever opens it: opening it to read would block).
+    fn fifo(path: &Path) {
+        let status = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .expect("mkfifo runs");
+        assert!(status.success(), "mkfifo {}", path.display());
+    }
+
+    #[test]
+    fn a_psk_file_that_is_a_fifo_a_device_or_huge_is_refused_without_reading_it() {
+        let dir = TempDir::new();
+        fifo(&dir.0.join("fifo.key"));
+        // A file far over the limit, with valid-looking bytes (a node must not read it all).
+        dir.write("huge.key", &vec![b'k'; 1 << 20], 0o600);
+        let cases = [
+            ("fifo.key", "not a regular file"),
+            ("/dev/zero", "not a regular file"),
+            ("/dev/null", "not a regular file"),
+            (".", "directory"),
+            ("huge.key", "larger than 4096 bytes"),
+        ];
+        for (psk, words) in cases {
+            let text =
+                format!("ssl_session.ClusterName=pod1\nssl_session.redis_auth_key_file={psk}\n");
+            let path = dir.write("atsreuse.config", text.as_bytes(), 0o644);
+            // Without the checks this call blocks forever on the FIFO or reads /dev/zero until
+            // memory runs out.
+            let e = Config::load(&path).unwrap_err();
+            assert_eq!(e.line, Some(2), "{psk}: {e}");
+            assert_eq!(e.key.as_deref(), Some("ssl_session.redis_auth_key_file"));
+            assert!(e.message.contains(words), "{psk}: {e} lacks {words:?}");
+        }
+    }
+
+    #[test]
+    fn password_and_ca_files_that_are_fifos_or_devices_are_refused() {
+        let dir = TempDir::new();
+        dir.write("psk", GOOD_PSK, 0o600);
+        fifo(&dir.0.join("fifo"));
+        for (extra, key) in [
+            (
+                "atsreuse.redis_password_file=fifo",
+                "atsreuse.redis_password_file",
+            ),
+            (
+                "atsreuse.redis_password_file=/dev/zero",
+                "atsreuse.redis_password_file",
+            ),
+            ("atsreuse.redis_ca_file=fifo", "atsreuse.redis_ca_file"),
+            ("atsreuse.redis_ca_file=/dev/zero", "atsreuse.redis_ca_file"),
+        ] {
+            let text = format!("{MINIMAL}{extra}\n");
+            let path = dir.write("atsreuse.config", text.as_bytes(), 0o644);
+            let e = Config::load(&path).unwrap_err();
+            assert_eq!((e.line, e.key.as_deref()), (Some(3), Some(key)), "{e}");
+        }
+        // A password file swapped for a FIFO after the config was checked: the node's read
+        // fails instead of blocking.
+        dir.write("pw", b"secret\n", 0o600);
+        let text = format!("{MINIMAL}atsreuse.redis_password_file=pw\n");
+        let path = dir.write("atsreuse.config", text.as_bytes(), 0o644);
+        let c = Config::load(&path).unwrap();
+        fs::remove_file(dir.0.join("pw")).unwrap();
+        fifo(&dir.0.join("pw"));
+        let why = c.redis_auth_password().unwrap_err();
+        assert!(why.contains("not a regular file"), "{why}");
+        assert!(!why.contains("secret"), "{why}");
+    }
+
+    #[test]
+    fn a_config_file_that_is_a_device_huge_or_not_utf8_is_refused_with_the_line() {
+        let e = Config::load("/dev/zero").unwrap_err();
+        assert!(e.message.contains("not a regular file"), "{e}");
+        let dir = TempDir::new();
+        dir.write("psk", GOOD_PSK, 0o600);
+        let big = dir.write("big.config", &vec![b'#'; 2 << 20], 0o644);
+        let e = Config::load(&big).unwrap_err();
+        assert!(e.message.contains("larger than"), "{e}");
+        // Latin-1 on line 2: the error names that line.
+        let text = b"ssl_session.ClusterName=pod1\natsreuse.node_name=n\xe9\nx\n";
+        let path = dir.write("latin1.config", text, 0o644);
+        let e = Config::load(&path).unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+        assert!(e.message.contains("not UTF-8"), "{e}");
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_the_first_key_is_skipped() {
+        let c = ok(&format!("\u{feff}{MINIMAL}"));
+        assert_eq!(c.cluster_name, "pod1");
+        // Anywhere else it is still part of a key, and refused.
+        let e = err("\u{feff}atsreuse.lease_secs=5\n");
+        assert_eq!(e.line, Some(3), "{e}");
     }
 
     #[test]
