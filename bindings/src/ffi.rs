@@ -17,6 +17,7 @@
 //! behaviour.
 
 use std::ffi::{c_char, c_void, CStr, CString};
+use std::os::unix::ffi::OsStrExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
@@ -468,8 +469,14 @@ pub unsafe extern "C" fn atsreuse_node_start(
         // SAFETY: the caller's contract for node_out.
         let node_out = unsafe { out_ref(node_out) }?;
         *node_out = std::ptr::null_mut();
-        // SAFETY: the caller's contract for config_path.
-        let path = unsafe { text(config_path) }?;
+        if config_path.is_null() {
+            return Err(S::NullArgument);
+        }
+        // A Unix path is bytes, not necessarily UTF-8: take it as it is, so a config file
+        // whose path is not UTF-8 still loads, and any error names the path (lossily).
+        // SAFETY: non-NULL, and the caller promised a NUL-terminated string.
+        let bytes = unsafe { CStr::from_ptr(config_path) }.to_bytes();
+        let path = std::path::Path::new(std::ffi::OsStr::from_bytes(bytes));
         let config = match Config::load(path) {
             Ok(config) => config,
             Err(e) => {
@@ -820,6 +827,49 @@ mod tests {
             log: None,
         };
         silent.log(LogLevel::Error, "nobody listens");
+    }
+
+    #[test]
+    fn a_config_path_that_is_not_utf8_is_read_and_its_errors_are_logged() {
+        unsafe extern "C" fn log(userdata: *mut c_void, _level: LogLevel, line: *const c_char) {
+            // SAFETY: the test passes a Mutex<Vec<String>> and a NUL-terminated line.
+            let (out, line) = unsafe {
+                (
+                    &*(userdata as *const Mutex<Vec<String>>),
+                    CStr::from_ptr(line),
+                )
+            };
+            out.lock()
+                .unwrap()
+                .push(line.to_string_lossy().into_owned());
+        }
+        let dir = std::env::temp_dir().join(format!("atsreuse-ffi-path-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // "caf\xe9.config": Latin-1, not UTF-8. The file lacks the cluster name, so a load
+        // that reads it fails with that reason (and one that never reads it does not).
+        let mut name = dir.as_os_str().as_bytes().to_vec();
+        name.extend_from_slice(b"/caf\xe9.config");
+        let path = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&name));
+        std::fs::write(&path, "ssl_session.redis_auth_key_file=psk\n").unwrap();
+        let c_path = CString::new(name).unwrap();
+        let lines: Mutex<Vec<String>> = Mutex::new(Vec::new());
+        let callbacks = AtsreuseCallbacks {
+            userdata: &lines as *const _ as *mut c_void,
+            install_keys: None,
+            log: Some(log),
+        };
+        let mut node = std::ptr::NonNull::<AtsreuseNode>::dangling().as_ptr();
+        // SAFETY: valid path, callbacks and output pointer for the duration of the call.
+        let status = unsafe { atsreuse_node_start(c_path.as_ptr(), &callbacks, &mut node) };
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(status, S::Config);
+        assert!(node.is_null());
+        let lines = lines.lock().unwrap();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].contains("caf") && lines[0].contains("ssl_session.ClusterName: missing"),
+            "{lines:?}"
+        );
     }
 
     #[test]
