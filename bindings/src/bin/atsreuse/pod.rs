@@ -135,6 +135,16 @@ impl<'c> Pod<'c> {
         })
     }
 
+    /// The hash's `epoch` field as stored (`None` when absent). It only orders keyring writes
+    /// and is not authenticated: see [`epoch_field_warning`].
+    pub fn read_epoch_field(&self, con: &mut Connection) -> Result<Option<String>, String> {
+        redis::cmd("HGET")
+            .arg(&self.names.keyring_key)
+            .arg("epoch")
+            .query(con)
+            .map_err(|e| format!("HGET {}: {e}", self.names.keyring_key))
+    }
+
     /// The keyrings of every reachable endpoint, merged at `now` as the nodes merge them.
     pub fn merged_keyring(&self, now: u64) -> Result<Keyring, Fail> {
         let mut merged = Keyring::new();
@@ -305,6 +315,15 @@ pub fn status(config: &Config) -> Result<(), Fail> {
                     relative(header.issued_at, now)
                 );
                 print_keyring(&ring, now);
+                match pod.read_epoch_field(&mut con) {
+                    Ok(field) => {
+                        let key = &pod.names.keyring_key;
+                        if let Some(w) = epoch_field_warning(key, field.as_deref(), ring.epoch()) {
+                            println!("    {w}");
+                        }
+                    }
+                    Err(e) => println!("    epoch field: unknown ({e})"),
+                }
             }
             Ok(None) => println!("    keyring: none stored"),
             Err(e) => println!("    keyring: {e}"),
@@ -314,6 +333,24 @@ pub fn status(config: &Config) -> Result<(), Fail> {
         return Err(Fail::work("no Redis endpoint reachable"));
     }
     Ok(())
+}
+
+/// A warning when the hash's `epoch` field disagrees with the sealed keyring's epoch. The
+/// nodes store a keyring only when its epoch is greater than that field, and anyone who can
+/// write to Redis can change it: a field far above the sealed epoch (or text such as `inf`)
+/// stops every rotation in the pod, silently but for the leader's log. Only the operator can
+/// tell, so `status` says so and how to repair it.
+pub fn epoch_field_warning(key: &str, field: Option<&str>, sealed_epoch: u64) -> Option<String> {
+    let field = field.unwrap_or("(absent)");
+    if field == sealed_epoch.to_string() {
+        return None;
+    }
+    let shown: String = field.chars().take(40).collect();
+    Some(format!(
+        "WARNING: the stored epoch field is {shown:?} but the sealed keyring is epoch \
+         {sealed_epoch}: keyring writes compare against the field, so rotations may be refused; \
+         repair with: HSET {key} epoch {sealed_epoch}"
+    ))
 }
 
 /// The greatest stored epoch over all endpoints (0 when none can be read).
@@ -515,6 +552,46 @@ pub(crate) mod redis_tests {
         assert_eq!(read.epoch(), 2);
         assert_eq!(read.entries().len(), stored.entries().len());
         assert_eq!(read.encrypting_at(now).unwrap().epoch, 1);
+        status(&config).unwrap();
+    }
+
+    #[test]
+    fn an_epoch_field_that_disagrees_with_the_sealed_keyring_is_reported() {
+        let (_server, config) = start("epochfield");
+        let pod = Pod::new(&config).unwrap();
+        let ring = store_keyring(&pod, unix_now());
+        let mut con = pod.connect(&config.endpoints[0]).unwrap();
+        let key = pod.names.keyring_key.clone();
+        let field = pod.read_epoch_field(&mut con).unwrap();
+        assert_eq!(field.as_deref(), Some("2"));
+        assert_eq!(
+            epoch_field_warning(&key, field.as_deref(), ring.epoch()),
+            None
+        );
+        // What a writer to Redis can do to stop rotations: the field only, blob untouched.
+        for poisoned in ["1e300", "inf", "99999999999999999999"] {
+            redis::cmd("HSET")
+                .arg(&key)
+                .arg("epoch")
+                .arg(poisoned)
+                .query::<()>(&mut con)
+                .unwrap();
+            let field = pod.read_epoch_field(&mut con).unwrap();
+            let w = epoch_field_warning(&key, field.as_deref(), ring.epoch()).unwrap();
+            assert!(
+                w.contains(poisoned) && w.contains(&format!("HSET {key} epoch 2")),
+                "{w}"
+            );
+        }
+        redis::cmd("HDEL")
+            .arg(&key)
+            .arg("epoch")
+            .query::<()>(&mut con)
+            .unwrap();
+        let field = pod.read_epoch_field(&mut con).unwrap();
+        assert!(epoch_field_warning(&key, field.as_deref(), 2)
+            .unwrap()
+            .contains("absent"));
         status(&config).unwrap();
     }
 
