@@ -4,6 +4,8 @@ include(CMakePackageConfigHelpers)
 
 set(_ver ${PROJECT_VERSION})
 install(FILES ${ATSREUSE_STATIC_LIB} DESTINATION ${CMAKE_INSTALL_LIBDIR})
+# The operator command (PSK generation, pod status, rotate, key export), built by the same cargo step.
+install(PROGRAMS ${ATSREUSE_CARGO_TARGET_DIR}/release/atsreuse DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(FILES ${ATSREUSE_SHARED_LIB} DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RENAME libatsreuse.so.${_ver}
         PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE WORLD_READ WORLD_EXECUTE)
