@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Installs what atsreuse needs to build and test on Debian 12. Safe to run again.
+# Installs what atsreuse needs to build and run on Debian 12. Safe to run again.
+# --dev: also what the checks need (a pinned cbindgen for the header drift check).
 set -euo pipefail
+dev=0
+[ "${1:-}" = "--dev" ] && dev=1
 
 need_pkgs=(trafficserver trafficserver-dev redis-server libssl-dev libcjson-dev cmake pkg-config gcc g++ jq openssl curl python3)
 missing=()
@@ -20,6 +23,9 @@ rustup target list --installed | grep -qx thumbv7em-none-eabihf || rustup target
 
 # cbindgen, pinned: the committed header must match what this version generates.
 CBINDGEN_VERSION=0.29.2
-if ! command -v cbindgen >/dev/null || ! cbindgen --version | grep -q " $CBINDGEN_VERSION\$"; then
-  cargo install --locked --quiet cbindgen --version "$CBINDGEN_VERSION"
+export PATH="$HOME/.cargo/bin:$PATH"
+if [ "$dev" -eq 1 ]; then
+  if ! command -v cbindgen >/dev/null || ! cbindgen --version | grep -q " $CBINDGEN_VERSION\$"; then
+    cargo install --locked --quiet cbindgen --version "$CBINDGEN_VERSION"
+  fi
 fi

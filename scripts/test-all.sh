@@ -8,7 +8,7 @@ export CARGO_TERM_COLOR=never
 step() { printf '\n==== %s ====\n' "$*"; }
 
 step "setup"
-scripts/setup.sh
+scripts/setup.sh --dev
 export PATH="$HOME/.cargo/bin:$PATH"
 
 step "rustfmt"
