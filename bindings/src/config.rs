@@ -592,6 +592,21 @@ fn build(e: &Entries, mut notices: Vec<Notice>) -> Result<Config, ConfigError> {
     let endpoints = endpoints(e)?;
     let psk_file = psk_file(e, &mut notices)?;
     let redis_password = redis_password(e)?;
+    if redis_password == RedisPassword::Psk {
+        // Allowed for a Redis set up for the old plugin, but it is the old plugin's defect:
+        // whoever sees the AUTH (or the Redis config) holds the key to every message.
+        const KEY: &str = "atsreuse.redis_password_mode";
+        let line = e.line_of(KEY).map_or(String::new(), |l| format!(":{l}"));
+        notices.push(Notice {
+            level: LogLevel::Warn,
+            text: format!(
+                "{}{line}: {KEY}: psk sends the PSK itself as the Redis password, readable by \
+                 anyone who sees that traffic or the Redis config; switch to derived \
+                 (`atsreuse redis-password` prints it) once Redis is set up for it",
+                e.file.display()
+            ),
+        });
+    }
     let redis_ca_file = ca_file(e, &endpoints, &mut notices)?;
     let secs = Duration::from_secs;
     let ms = Duration::from_millis;
@@ -1338,6 +1353,31 @@ atsreuse.prefer_leader=1
             assert_eq!(
                 ok(&format!("{MINIMAL}atsreuse.legacy_protocol={word}\n")).legacy,
                 want
+            );
+        }
+    }
+
+    #[test]
+    fn psk_password_mode_is_warned_about_and_the_others_are_not() {
+        let c = ok(&format!("{MINIMAL}atsreuse.redis_password_mode=psk\n"));
+        let warns: Vec<&Notice> = c
+            .notices
+            .iter()
+            .filter(|n| n.level == LogLevel::Warn)
+            .collect();
+        assert_eq!(warns.len(), 1, "{:?}", c.notices);
+        let text = &warns[0].text;
+        assert!(
+            text.contains("atsreuse.config:3: atsreuse.redis_password_mode")
+                && text.contains("derived"),
+            "{text}"
+        );
+        for word in ["derived", "none"] {
+            let c = ok(&format!("{MINIMAL}atsreuse.redis_password_mode={word}\n"));
+            assert!(
+                c.notices.iter().all(|n| n.level != LogLevel::Warn),
+                "{:?}",
+                c.notices
             );
         }
     }
