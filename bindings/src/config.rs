@@ -798,6 +798,18 @@ pub fn parse_endpoint(text: &str) -> Result<Endpoint, String> {
     if (bracketed || host.contains(':')) && host.parse::<std::net::Ipv6Addr>().is_err() {
         return Err(format!("{host:?} is not an IPv6 address"));
     }
+    if !bracketed && !host.contains(':') {
+        // A host name or an IPv4 address: say what is wrong now rather than let a name lookup
+        // fail at every connect. Underscores are let through (container and compose names).
+        let name_char = |c: char| c.is_ascii_alphanumeric() || "-._".contains(c);
+        if let Some(c) = host.chars().find(|c| !name_char(*c)) {
+            return Err(format!("{c:?} cannot appear in a host name"));
+        }
+        let numeric = host.chars().all(|c| c.is_ascii_digit() || c == '.');
+        if numeric && host.parse::<std::net::Ipv4Addr>().is_err() {
+            return Err(format!("{host:?} is not an IPv4 address"));
+        }
+    }
     let port = match port {
         None => DEFAULT_PORT,
         Some(p) => match parse_number(p) {
@@ -1422,6 +1434,10 @@ atsreuse.prefer_leader=1
         assert_eq!(parse_endpoint("redis://h:1").unwrap(), ep("h", 1, false));
         assert_eq!(parse_endpoint("rediss://h").unwrap(), ep("h", 6379, true));
         assert_eq!(
+            parse_endpoint("redis_1.pod-a:7000").unwrap(),
+            ep("redis_1.pod-a", 7000, false)
+        );
+        assert_eq!(
             parse_endpoint("rediss://[fe80::2]:65535").unwrap(),
             ep("fe80::2", 65535, true)
         );
@@ -1444,6 +1460,12 @@ atsreuse.prefer_leader=1
             ("h:", "bad port"),
             ("[nothex]:1", "IPv6"),
             ("a b", "blank"),
+            ("h#1", "host name"),
+            ("redis.example.com;x", "host name"),
+            ("caf\u{e9}.example", "host name"),
+            ("999.1.1.1", "IPv4"),
+            ("1.2.3.4.5:6379", "IPv4"),
+            ("10.0.0:6379", "IPv4"),
         ] {
             let why = parse_endpoint(text).unwrap_err();
             assert!(why.contains(words), "{text}: {why}");
