@@ -48,8 +48,8 @@ pub enum AtsreuseStatus {
     NotFound = 1,
     /// A required pointer argument is NULL.
     NullArgument = 7001,
-    /// An argument is out of its bounds: a session id or DER length, a path that is not UTF-8,
-    /// an unknown kind or layout number.
+    /// An argument is out of its bounds: a session id or DER length, a cluster name that is not
+    /// UTF-8, an unknown kind or layout number.
     InvalidArgument = 7002,
     /// An output buffer is too small; the `*_len_out` argument holds the length needed.
     BufferTooSmall = 7003,
@@ -189,7 +189,8 @@ pub struct AtsreuseNode {
 /// Receives a new ATS key block: `len` is a multiple of 48 (name 16, HMAC secret 16, AES key
 /// 16 per key), the encrypting key first; this is what `TSSslTicketKeyUpdate` takes. `block` is
 /// valid only during the call: copy it. Called from libatsreuse's own threads, and once from
-/// inside `atsreuse_node_start` (with the node's local key); never twice at the same time.
+/// inside `atsreuse_node_start` (with the pod's keys when Redis answered within
+/// `atsreuse.start_wait_ms`, else with the node's local key); never twice at the same time.
 pub type AtsreuseInstallKeysCb =
     Option<unsafe extern "C" fn(userdata: *mut c_void, block: *const u8, len: usize)>;
 
@@ -428,9 +429,11 @@ impl From<NodeError> for AtsreuseStatus {
 // The node
 // ---------------------------------------------------------------------------------------------
 
-/// Loads the config file at `config_path` and starts a node: its threads connect to Redis in
-/// the background; this call does not wait for any Redis endpoint. Before it returns,
-/// `install_keys` has been called once with a local key, so the host can issue tickets at once.
+/// Loads the config file at `config_path` and starts a node. It waits, at most
+/// `atsreuse.start_wait_ms` (1500 ms by default, 0 = not at all), for the pod's stored keyring;
+/// before it returns, `install_keys` has been called once: with the pod's keys when Redis
+/// answered in time, else with a local key, so the host can issue tickets at once. The node's
+/// threads go on connecting to Redis in the background.
 ///
 /// On success `*node_out` receives the node, to be freed with `atsreuse_node_stop`. On failure
 /// `*node_out` is set to NULL and the reason went to the log callback: a config error names the
