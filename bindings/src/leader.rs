@@ -18,18 +18,28 @@
 //! not merged it yet for up to one poll interval, a full handshake for that client). A request
 //! that arrives while a new key waits for its activation is ignored: that rotation is already
 //! under way, and repeated requests cannot pile up keys. On a node that does not lead, the
-//! request is published on the keyring channel for the leader; that notice is not
-//! authenticated, so anyone with Redis access can ask for rotations, each of which only adds
-//! a fresh key.
+//! request is published on the keyring channel for the leader, authenticated with a tag only
+//! PSK holders can make (`dist::rotation_request`, also what `atsreuse rotate` sends) and good
+//! for one minute. The leader acts on at most one remote request per
+//! max(lead time, interval / 4): a copied request replayed within its minute, or a flood of
+//! them, makes at most one rotation. The old plain `rotate` notice is ignored.
+//!
+//! A keyring with no usable key: when every held key has expired (say Redis was away longer
+//! than a key lives and came back empty), the leader founds the pod keyring again, with its
+//! start key while that is still alive, else with a fresh key active at once (the core's plan
+//! for an empty keyring), at an epoch above every one seen. Until then a node with no key
+//! that can encrypt logs a warning; ATS keeps the last block it was given.
+//!
+//! A new key always goes in through `rotation::apply` (a merge): a full keyring drops its
+//! oldest key instead of refusing the new one.
 
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use atsreuse_core::keyring::{KeyEntry, KeyTimes, Keyring};
-use atsreuse_core::rotation;
-use atsreuse_core::stek::Stek;
+use atsreuse_core::keyring::{KeyTimes, Keyring};
+use atsreuse_core::rotation::{self, Plan};
 use rand::rngs::OsRng;
 use zeroize::Zeroizing;
 
@@ -49,6 +59,10 @@ struct Leader {
     /// A local `rotate_now` forwarded to the leader: since when, and the epoch then.
     forwarding: Option<(Instant, u64)>,
     last_forward: Option<Instant>,
+    /// When a remote rotation request was last acted on.
+    last_remote: Option<Instant>,
+    /// Whether the last tick found no key that can encrypt (warned once per episode).
+    unusable: bool,
 }
 
 /// Runs until shutdown.
@@ -59,11 +73,14 @@ pub(crate) fn run_leader(shared: &Shared) {
         next_try: Instant::now(),
         forwarding: None,
         last_forward: None,
+        last_remote: None,
+        unusable: false,
     };
     while !shared.stopping() {
         let now = unix_now();
         shared.keystore.refresh(shared, now);
         update_gauges(shared);
+        warn_unusable(shared, &mut state, now);
         let leading = is_leader(shared);
         if leading != state.was_leader {
             let what = if leading {
@@ -118,14 +135,14 @@ fn lead(shared: &Shared, state: &mut Leader, now: u64) {
     if !read_all || Instant::now() < state.next_try {
         return;
     }
-    if shared.keystore.epoch() == 0 {
+    let held = shared.keystore.candidate();
+    if held.entries().iter().all(|e| e.times.expire_at <= now) {
+        // Empty, or every key expired: nothing can encrypt, found the keyring again.
         found(shared, state, now);
         return;
     }
-    let held = shared.keystore.candidate();
     let plan = rotation::plan(&shared.settings, &held, now);
-    let forced = shared.rotate_local.swap(false, Ordering::AcqRel)
-        | shared.rotate_remote.swap(false, Ordering::AcqRel);
+    let forced = shared.rotate_local.swap(false, Ordering::AcqRel) | remote_request(shared, state);
     let next_epoch = shared.keystore.max_epoch_seen().max(held.epoch()) + 1;
     let introduce = match plan.introduce {
         Some((epoch, times)) => Some((epoch.max(next_epoch), times)),
@@ -137,10 +154,72 @@ fn lead(shared: &Shared, state: &mut Leader, now: u64) {
     }
 }
 
-/// The pod has no keyring: this node's start key becomes epoch 1, active since it started.
+/// Shortest time between two remote rotation requests the leader acts on.
+fn remote_request_every(shared: &Shared) -> Duration {
+    let settings = &shared.settings;
+    Duration::from_secs(settings.lead_secs.max(settings.interval_secs / 4))
+}
+
+/// Whether a remote rotation request is pending and may be acted on now. Requests within
+/// [`remote_request_every`] of the last one acted on are dropped: even an authenticated request
+/// can be replayed for its minute by anyone who saw it on Redis.
+fn remote_request(shared: &Shared, state: &mut Leader) -> bool {
+    if !shared.rotate_remote.swap(false, Ordering::AcqRel) {
+        return false;
+    }
+    let every = remote_request_every(shared);
+    if state.last_remote.is_some_and(|at| at.elapsed() < every) {
+        shared.log(
+            LogLevel::Debug,
+            format_args!(
+                "rotation request from another node ignored: at most one per {} s",
+                every.as_secs()
+            ),
+        );
+        return false;
+    }
+    state.last_remote = Some(Instant::now());
+    true
+}
+
+/// Warns once when this node has no key that can encrypt, and says when it has one again.
+fn warn_unusable(shared: &Shared, state: &mut Leader, now: u64) {
+    let unusable = !shared.keystore.has_usable_key(now);
+    if unusable && !state.unusable {
+        shared.log(
+            LogLevel::Warn,
+            format_args!(
+                "no ticket key can encrypt (every key expired); ATS keeps its last keys until \
+                 the leader founds a new keyring"
+            ),
+        );
+    } else if !unusable && state.unusable {
+        shared.log(LogLevel::Info, format_args!("a ticket key encrypts again"));
+    }
+    state.unusable = unusable;
+}
+
+/// The pod has no usable keyring: this node's start key becomes its first key if it is still
+/// alive (it may have issued tickets already), else a fresh key active at once; either way at
+/// an epoch above every one seen, so the stored keyring is replaced.
 fn found(shared: &Shared, state: &mut Leader, now: u64) {
-    let Some(keyring) = shared.keystore.founding_keyring(&shared.settings) else {
-        return;
+    let from_start_key = shared
+        .keystore
+        .founding_keyring(&shared.settings)
+        .filter(|k| k.encrypting_at(now).is_some());
+    let keyring = match from_start_key {
+        Some(keyring) => keyring,
+        None => {
+            let mut fresh = Keyring::new();
+            let empty = rotation::plan(&shared.settings, &fresh, now);
+            let epoch = shared.keystore.max_epoch_seen() + 1;
+            let plan = Plan {
+                introduce: empty.introduce.map(|(_, times)| (epoch, times)),
+                ..empty
+            };
+            rotation::apply(&plan, &mut fresh, now, &mut OsRng);
+            fresh
+        }
     };
     if store(shared, &keyring, now) {
         shared.log(
@@ -187,20 +266,21 @@ fn rotate(
     times: KeyTimes,
     now: u64,
 ) {
-    let entry = KeyEntry {
-        epoch,
-        times,
-        stek: Stek::generate(&mut OsRng),
+    let plan = Plan {
+        introduce: Some((epoch, times)),
+        prune: true,
+        next_check_at: now,
     };
-    if let Err(err) = candidate.insert(entry) {
+    // Through a merge: a full keyring drops its oldest key to make room.
+    rotation::apply(&plan, &mut candidate, now, &mut OsRng);
+    if !candidate.entries().iter().any(|e| e.epoch == epoch) {
         shared.log(
             LogLevel::Error,
-            format_args!("cannot add key epoch {epoch} to the keyring: {err:?}"),
+            format_args!("cannot add key epoch {epoch} to the keyring (its times are invalid)"),
         );
         state.next_try = Instant::now() + shared.config.keyring_poll_interval;
         return;
     }
-    candidate.prune(now);
     if store(shared, &candidate, now) {
         bump(&shared.counters.rotations);
         shared.log(

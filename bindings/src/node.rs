@@ -149,6 +149,7 @@ impl Node {
             legacy_key: secrets.legacy_key,
             legacy_resend: AtomicBool::new(false),
             start_gate: StartGate::new(config_endpoints),
+            rejections: Mutex::new(Vec::new()),
         });
         set(
             &shared.counters.redis_endpoints,
@@ -389,10 +390,14 @@ fn load_secrets(config: &Config) -> Result<Secrets, NodeError> {
         ),
     };
     let ca_pem = match &config.redis_ca_file {
-        Some(path) => Some(std::fs::read(path).map_err(|err| {
-            let file = config.path.display();
-            NodeError::Config(format!("{file}: CA file {}: {err}", path.display()))
-        })?),
+        Some(path) => Some(
+            crate::config::read_regular_file(path, crate::config::CA_FILE_MAX_BYTES).map_err(
+                |err| {
+                    let file = config.path.display();
+                    NodeError::Config(format!("{file}: CA file {}: {err}", path.display()))
+                },
+            )?,
+        ),
         None => None,
     };
     Ok(Secrets {
@@ -484,9 +489,9 @@ fn redis_password(
         }
         RedisPassword::Psk => as_text(psk_bytes, "the PSK").map(Some),
         RedisPassword::File(path) => {
-            let bytes = Zeroizing::new(std::fs::read(path).map_err(|err| {
+            let bytes = crate::config::read_secret_file(path).map_err(|err| {
                 NodeError::Config(format!("Redis password file {}: {err}", path.display()))
-            })?);
+            })?;
             as_text(&bytes, "the Redis password file").map(Some)
         }
         RedisPassword::None => Ok(None),

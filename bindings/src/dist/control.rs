@@ -2,9 +2,21 @@
 //! notice) and the leader lease. It has its own connection, so keyring writes never wait
 //! behind session traffic.
 //!
-//! Redis layout: the keyring is a hash at `atsreuse:{cluster}:keyring` with fields `epoch`
-//! (decimal, readable by the script) and `blob` (the sealed keyring). The epoch field only
-//! orders writes; what a node installs is decided by the sealed blob's own epoch.
+//! Redis layout: the keyring is a hash at `atsreuse:{cluster}:keyring` with fields `blob` (the
+//! sealed keyring) and `epoch` (decimal, the writer's own sealed epoch). The `epoch` field is
+//! informational only (for `atsreuse status` and people reading Redis): nothing the nodes
+//! decide depends on it, because anyone who can write Redis can set it to anything.
+//!
+//! A write is a compare-and-set on the stored blob itself: the writer reads the stored blob,
+//! opens it with the pod's keys, and writes only when that keyring is older than its own (or
+//! absent, or does not open); the script then sets the new blob only if the stored one is
+//! still byte for byte what the writer read. A blob that does not open (garbage, another PSK)
+//! counts as no keyring for writing, so it cannot stop the pod rotating. The trade-off: a
+//! node with a wrong PSK that leads overwrites the pod's keyring instead of being refused by
+//! an epoch it cannot read. Accepted, because the pod's nodes keep their held keyrings (a
+//! merge only ever adds), they log every stored keyring they cannot open, and anyone with
+//! write access to Redis can delete the keyring anyway: Redis access protects availability,
+//! the PSK protects the keys.
 
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -13,22 +25,28 @@ use std::time::{Duration, Instant};
 use redis::{Connection, RedisError, Script};
 
 use super::conn::{Link, Recovery};
-use super::keystore::{Received, Rejected};
+use super::keystore::{open_keyring, Received, Rejected};
 use super::sessions::count_open_error;
-use super::{ControlCmd, Shared, NOTICE_KEYRING, NOTICE_ROTATE, TICK};
+use super::{ControlCmd, Shared, NOTICE_KEYRING, TICK};
 use crate::clock::unix_now;
 use crate::node::LogLevel;
 use crate::stats::bump;
 
-/// Stores the keyring only when the stored epoch is older (or absent). KEYS[1] keyring hash;
-/// ARGV[1] new epoch, ARGV[2] sealed blob. Returns 1 when stored.
+/// Stores the keyring only when the stored blob is still exactly the one the writer read.
+/// KEYS[1] keyring hash; ARGV[1] `1` when the writer read a blob, `0` when there was none;
+/// ARGV[2] the blob read (empty when none); ARGV[3] new epoch (informational); ARGV[4] new
+/// sealed blob. Returns 1 when stored.
 const CAS_KEYRING: &str = r"
-local stored = tonumber(redis.call('HGET', KEYS[1], 'epoch') or '0') or 0
-if stored < tonumber(ARGV[1]) then
-  redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'blob', ARGV[2])
-  return 1
+local current = redis.call('HGET', KEYS[1], 'blob')
+if ARGV[1] == '1' then
+  if current ~= ARGV[2] then
+    return 0
+  end
+elseif current then
+  return 0
 end
-return 0
+redis.call('HSET', KEYS[1], 'epoch', ARGV[3], 'blob', ARGV[4])
+return 1
 ";
 
 /// Renews the lease only for its holder. KEYS[1] lease; ARGV[1] node, ARGV[2] lease in ms.
@@ -120,10 +138,11 @@ impl Control<'_> {
             }
             ControlCmd::AskRotation => {
                 let channel = self.shared.names.keyring_channel.clone();
+                let request = super::rotation_request(&self.shared.keys, unix_now());
                 if let Some(con) = self.link.get() {
                     let sent = redis::cmd("PUBLISH")
                         .arg(channel)
-                        .arg(NOTICE_ROTATE)
+                        .arg(request)
                         .query::<()>(con);
                     if let Err(err) = sent {
                         self.failure(&err, "rotation request");
@@ -190,10 +209,14 @@ impl Control<'_> {
         };
         // After the merge, so a start wait that ends here sees the merged keyring.
         self.shared.start_gate.answered(self.endpoint);
-        let Some(stored_epoch) = stored_epoch else {
-            return;
-        };
         let shared = self.shared;
+        // A stored blob that does not open counts as none, but only the leader replaces it,
+        // so that one node with a wrong PSK does not rewrite the pod's keyring at every read.
+        let stored_epoch = match stored_epoch {
+            Some(epoch) => epoch,
+            None if crate::leader::is_leader(shared) => 0,
+            None => return,
+        };
         if shared.keystore.epoch() > stored_epoch {
             if let Some((epoch, sealed)) = shared.keystore.seal_held(shared, unix_now()) {
                 if self.write(epoch, &sealed) {
@@ -230,7 +253,7 @@ impl Control<'_> {
             Err(reason) => {
                 self.refused(blob, reason);
                 // An old keyring is overwritten by the held one (its epoch is older); an
-                // unreadable one is left for a rotation to replace, because a node with the
+                // unreadable one only by the leader (see `read`), because every node with a
                 // wrong PSK would otherwise fight the pod over the key.
                 match reason {
                     Rejected::OldEpoch(epoch) => Some(epoch),
@@ -244,8 +267,14 @@ impl Control<'_> {
         let shared = self.shared;
         match reason {
             Rejected::Open(err) => count_open_error(shared, err),
-            Rejected::Decode => bump(&shared.counters.rejected_malformed),
-            Rejected::OldEpoch(_) => bump(&shared.counters.rejected_old_epoch),
+            Rejected::Decode => {
+                bump(&shared.counters.rejected_malformed);
+                shared.note_rejected("stored keyring that does not decode");
+            }
+            Rejected::OldEpoch(_) => {
+                bump(&shared.counters.rejected_old_epoch);
+                shared.note_rejected("stored keyring of an older epoch");
+            }
         }
         shared.log(
             LogLevel::Warn,
@@ -261,14 +290,50 @@ impl Control<'_> {
         self.last_refused = Some((blob.to_vec(), old_epoch));
     }
 
-    /// Stores `blob` with the compare-and-set script; publishes a notice when stored.
+    /// Stores `blob` (a sealed keyring of `epoch`) unless the stored keyring is as new or
+    /// newer; publishes a notice when stored. The stored blob is read and opened here, and the
+    /// script writes only if it has not changed since (see the module docs). A refusal because
+    /// the stored keyring is newer asks for a read, so the leader merges it before planning.
     fn write(&mut self, epoch: u64, blob: &[u8]) -> bool {
         let names = &self.shared.names;
         let (key, channel) = (names.keyring_key.clone(), names.keyring_channel.clone());
         let Some(con) = self.link.get() else {
             return false;
         };
-        let stored = self.cas.key(&key).arg(epoch).arg(blob).invoke::<i64>(con);
+        let read = redis::cmd("HGET")
+            .arg(&key)
+            .arg("blob")
+            .query::<Option<Vec<u8>>>(con);
+        let current = match read {
+            Ok(current) => current,
+            Err(err) => {
+                self.failure(&err, "keyring read before write");
+                return false;
+            }
+        };
+        if let Some(current) = &current {
+            if let Ok(stored) = open_keyring(&self.shared.keys, current) {
+                if stored.epoch() >= epoch {
+                    self.state().refresh.store(true, Ordering::Release);
+                    return false;
+                }
+            }
+        }
+        let Some(con) = self.link.get() else {
+            return false;
+        };
+        let (had, expected) = match &current {
+            Some(bytes) => ("1", bytes.as_slice()),
+            None => ("0", &[][..]),
+        };
+        let stored = self
+            .cas
+            .key(&key)
+            .arg(had)
+            .arg(expected)
+            .arg(epoch)
+            .arg(blob)
+            .invoke::<i64>(con);
         match stored {
             Ok(1) => {
                 bump(&self.shared.counters.keyring_writes);
@@ -281,7 +346,11 @@ impl Control<'_> {
                 }
                 true
             }
-            Ok(_) => false,
+            Ok(_) => {
+                // Someone wrote between the read and the script: read again.
+                self.state().refresh.store(true, Ordering::Release);
+                false
+            }
             Err(err) => {
                 self.failure(&err, "keyring write");
                 false

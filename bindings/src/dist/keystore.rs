@@ -57,6 +57,27 @@ struct Inner {
     max_epoch_seen: u64,
     /// STEKs of old nodes (legacy accept/both), newest first, with when each was last heard.
     legacy: Vec<(Zeroizing<[u8; ATS_LEN]>, u64)>,
+    /// When the last new old-format STEK was taken (Unix seconds).
+    legacy_added_at: Option<u64>,
+}
+
+/// Shortest time between two new old-format STEKs taken, in seconds. The old format has no
+/// MAC: anyone who can publish to Redis can send a STEK, and without this limit a stream of
+/// forged ones would push the real old nodes' keys out of the [`LEGACY_KEYS`] slots at once.
+/// Old nodes publish a new key once per update interval (at least a minute), so a real one
+/// still gets in; a forger can still replace one slot a minute, which is why the legacy mode
+/// is for a migration only.
+pub(crate) const LEGACY_ADD_EVERY_SECS: u64 = 60;
+
+/// What [`KeyStore::add_legacy`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LegacyAdded {
+    /// A key already held (or this node's own key): only its last-heard time moved.
+    Known,
+    /// A new key, now held.
+    Added,
+    /// A new key refused: another came less than [`LEGACY_ADD_EVERY_SECS`] ago.
+    Limited,
 }
 
 /// Old STEKs kept for decryption: the old plugin installed the new one and the previous one.
@@ -78,6 +99,7 @@ impl KeyStore {
                 installed: Zeroizing::new(Vec::new()),
                 max_epoch_seen: 0,
                 legacy: Vec::new(),
+                legacy_added_at: None,
             }),
             ticket_lifetime_secs,
         }
@@ -94,6 +116,13 @@ impl KeyStore {
     /// The epoch of the held keyring (0: none yet).
     pub(crate) fn epoch(&self) -> u64 {
         self.lock().held.epoch()
+    }
+
+    /// Whether some key can encrypt at `now`: a pod key, or the start key while it is in the
+    /// block (it encrypts while the pod keyring has no key).
+    pub(crate) fn has_usable_key(&self, now: u64) -> bool {
+        let inner = self.lock();
+        inner.held.encrypting_at(now).is_some() || inner.start_key.is_some()
     }
 
     /// Greatest epoch ever held.
@@ -161,12 +190,28 @@ impl KeyStore {
         Some(keyring)
     }
 
-    /// Adds a STEK of an old node (decrypt only); the most recent [`LEGACY_KEYS`] are kept.
-    pub(crate) fn add_legacy(&self, stek: Zeroizing<[u8; ATS_LEN]>, now: u64) {
+    /// Adds a STEK of an old node (decrypt only); the most recent [`LEGACY_KEYS`] are kept,
+    /// and at most one new one per [`LEGACY_ADD_EVERY_SECS`] is taken.
+    pub(crate) fn add_legacy(&self, stek: Zeroizing<[u8; ATS_LEN]>, now: u64) -> LegacyAdded {
         let mut inner = self.lock();
-        inner.legacy.retain(|(known, _)| **known != *stek);
+        if let Some(known) = inner.legacy.iter_mut().find(|(k, _)| **k == *stek) {
+            known.1 = now;
+            return LegacyAdded::Known;
+        }
+        // This node's own key, sent back in the old format (legacy `both`): already in use.
+        if inner.installed.chunks(ATS_LEN).any(|k| k == &stek[..]) {
+            return LegacyAdded::Known;
+        }
+        let limited = inner
+            .legacy_added_at
+            .is_some_and(|at| now < at.saturating_add(LEGACY_ADD_EVERY_SECS) && now >= at);
+        if limited {
+            return LegacyAdded::Limited;
+        }
+        inner.legacy_added_at = Some(now);
         inner.legacy.insert(0, (stek, now));
         inner.legacy.truncate(LEGACY_KEYS);
+        LegacyAdded::Added
     }
 
     /// The first key of the block last installed (the encrypting one), for legacy `both`.
@@ -342,6 +387,7 @@ mod tests {
             installed: Zeroizing::new(Vec::new()),
             max_epoch_seen: 0,
             legacy: Vec::new(),
+            legacy_added_at: None,
         }
     }
 
@@ -399,10 +445,20 @@ mod tests {
     fn old_steks_only_decrypt_and_at_most_two_are_kept() {
         let store = KeyStore::new(entry(0, 1000, 1000, 5000), LIFETIME);
         for n in 1..=3u8 {
-            store.add_legacy(Zeroizing::new([n; ATS_LEN]), 1000);
+            let at = 1000 + u64::from(n) * LEGACY_ADD_EVERY_SECS;
+            let added = store.add_legacy(Zeroizing::new([n; ATS_LEN]), at);
+            assert_eq!(added, LegacyAdded::Added);
         }
+        let last = 1000 + 3 * LEGACY_ADD_EVERY_SECS;
         // The same key heard again is not kept twice.
-        store.add_legacy(Zeroizing::new([3; ATS_LEN]), 1001);
+        let again = store.add_legacy(Zeroizing::new([3; ATS_LEN]), last + 1);
+        assert_eq!(again, LegacyAdded::Known);
+        // A new key within a minute of the last one is refused; a minute later it is taken.
+        let early = store.add_legacy(
+            Zeroizing::new([4; ATS_LEN]),
+            last + LEGACY_ADD_EVERY_SECS - 1,
+        );
+        assert_eq!(early, LegacyAdded::Limited);
         let inner = store.lock();
         let block = build_block(&inner, 1001);
         let names = names(&block);

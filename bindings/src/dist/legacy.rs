@@ -4,7 +4,10 @@
 //!   map; old STEKs are added to the key block as decrypt-only keys (the two most recent), so
 //!   tickets and sessions of old nodes still resume on new ones. An old STEK never encrypts:
 //!   that format has no MAC, so a forged or bit-flipped one must not become the pod's key; the
-//!   worst it can do here is sit in the block as a key no ticket matches.
+//!   worst it can do here is sit in the block as a key no ticket matches, or push a real old
+//!   key out of its slot. Legacy mode trusts anyone who can publish to Redis that far: at most
+//!   one new old STEK is taken per minute (`LEGACY_ADD_EVERY_SECS`), each logged at info with
+//!   its key name.
 //! - `both`: additionally, each new session is published in the old format, and the leader
 //!   publishes the pod's encrypting key as an old STEK message whenever it changes and when an
 //!   old node asks (`@resendstek@`), so old nodes resume what new nodes issue. An old node
@@ -16,9 +19,11 @@ use atsreuse_core::session::{DER_MAX_LEN, ID_MAX_LEN};
 use std::sync::atomic::Ordering;
 use zeroize::Zeroizing;
 
+use super::keystore::LegacyAdded;
 use super::Shared;
 use crate::clock::unix_now;
 use crate::map::SessionId;
+use crate::node::LogLevel;
 use crate::stats::{bump, set};
 
 /// Channel suffix of STEK messages.
@@ -47,6 +52,7 @@ pub(crate) fn receive(shared: &Shared, key: &LegacyKey, channel: &str, payload: 
     let counter = if taken {
         &shared.counters.legacy_received
     } else {
+        shared.note_rejected("old-format message refused");
         &shared.counters.legacy_rejected
     };
     bump(counter);
@@ -58,9 +64,21 @@ fn receive_stek(shared: &Shared, key: &LegacyKey, payload: &[u8]) -> bool {
         return false;
     }
     let now = unix_now();
-    shared.keystore.add_legacy(stek, now);
-    shared.keystore.refresh(shared, now);
-    true
+    let name = super::hex(&stek[..16]);
+    match shared.keystore.add_legacy(stek, now) {
+        LegacyAdded::Known => true,
+        LegacyAdded::Added => {
+            // Logged at info: the old format is unauthenticated, so every key taken from it
+            // must be visible to the operator.
+            shared.log(
+                LogLevel::Info,
+                format_args!("took an old-format ticket key {name} (decrypt only)"),
+            );
+            shared.keystore.refresh(shared, now);
+            true
+        }
+        LegacyAdded::Limited => false,
+    }
 }
 
 fn receive_session(shared: &Shared, key: &LegacyKey, suffix: &str, payload: &[u8]) -> bool {

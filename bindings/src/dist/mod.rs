@@ -44,8 +44,86 @@ pub(crate) const TICK: Duration = Duration::from_millis(200);
 
 /// Payload of the notice published on the keyring channel after a keyring write.
 pub(crate) const NOTICE_KEYRING: &[u8] = b"keyring";
-/// Payload of a rotation request published on the keyring channel.
-pub(crate) const NOTICE_ROTATE: &[u8] = b"rotate";
+/// Payload of the old, unauthenticated rotation request. It is ignored now: anyone who can
+/// publish to Redis could send it.
+pub(crate) const NOTICE_ROTATE_PLAIN: &[u8] = b"rotate";
+/// Prefix of an authenticated rotation request: `rotate:<tag, 64 hex>:<issued_at, decimal>`.
+const ROTATE_PREFIX: &str = "rotate:";
+/// How far the `issued_at` of a rotation request may be from the receiver's clock, in seconds.
+pub const ROTATE_REQUEST_WINDOW_SECS: u64 = 60;
+/// HKDF salt of the rotation request tag; distinct from every envelope key's derivation.
+const ROTATE_SALT: &[u8] = b"atsreuse rotation request v1";
+
+/// The tag of a rotation request issued at `issued_at`: HKDF-SHA256 (an HMAC-SHA256 based
+/// PRF) keyed with the pod's keyring key, over "rotate" and the time. Only a holder of the PSK
+/// can make it; a copy is only good within [`ROTATE_REQUEST_WINDOW_SECS`], and the leader
+/// acts on at most one remote request per rate limit (see `leader`).
+fn rotate_tag(keys: &ClusterKeys, issued_at: u64) -> Option<[u8; 32]> {
+    let mut tag = [0u8; 32];
+    let key = keys.expose_purpose_key(atsreuse_core::keys::Purpose::Keyrings);
+    atsreuse_core::keys::hkdf_sha256(
+        ROTATE_SALT,
+        &key[..],
+        &[b"rotate", &issued_at.to_be_bytes()],
+        &mut tag,
+    )
+    .ok()?;
+    Some(tag)
+}
+
+/// The payload of an authenticated rotation request issued at `issued_at` (Unix seconds), as
+/// the nodes and the `atsreuse rotate` command publish it on the keyring channel.
+pub fn rotation_request(keys: &ClusterKeys, issued_at: u64) -> Vec<u8> {
+    let tag = rotate_tag(keys, issued_at)
+        .map(|t| hex(&t))
+        .unwrap_or_default();
+    format!("{ROTATE_PREFIX}{tag}:{issued_at}").into_bytes()
+}
+
+/// Why a rotation request was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BadRequest {
+    /// Not of the form `rotate:<64 hex>:<decimal>`.
+    Malformed,
+    /// The tag is wrong (another PSK or cluster, or forged).
+    BadTag,
+    /// Issued too far from now.
+    Stale,
+}
+
+/// Checks a payload of the keyring channel that starts with `rotate:`.
+pub(crate) fn check_rotation_request(
+    keys: &ClusterKeys,
+    payload: &[u8],
+    now: u64,
+) -> Result<(), BadRequest> {
+    let text = std::str::from_utf8(payload).map_err(|_| BadRequest::Malformed)?;
+    let rest = text
+        .strip_prefix(ROTATE_PREFIX)
+        .ok_or(BadRequest::Malformed)?;
+    let (tag_hex, issued) = rest.split_once(':').ok_or(BadRequest::Malformed)?;
+    if tag_hex.len() != 64 || issued.is_empty() || issued.len() > 20 {
+        return Err(BadRequest::Malformed);
+    }
+    if !issued.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(BadRequest::Malformed);
+    }
+    let issued_at: u64 = issued.parse().map_err(|_| BadRequest::Malformed)?;
+    let expected = rotate_tag(keys, issued_at).ok_or(BadRequest::Malformed)?;
+    let expected = hex(&expected);
+    // Compared without an early exit, so the time taken says nothing about the tag.
+    let differ = expected
+        .bytes()
+        .zip(tag_hex.bytes())
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+    if differ != 0 {
+        return Err(BadRequest::BadTag);
+    }
+    if now.abs_diff(issued_at) > ROTATE_REQUEST_WINDOW_SECS {
+        return Err(BadRequest::Stale);
+    }
+    Ok(())
+}
 
 /// Redis names of one cluster.
 #[derive(Debug, Clone)]
@@ -158,13 +236,59 @@ pub(crate) struct Shared {
     /// Holds key blocks back from the host until `Node::start` has waited for the first
     /// keyring read.
     pub start_gate: StartGate,
+    /// Rejections not logged yet, by reason: when the last line was written and how many
+    /// came since.
+    pub rejections: Mutex<Vec<(&'static str, Option<Instant>, u64)>>,
 }
+
+/// Shortest time between two log lines about rejected messages of one reason.
+pub(crate) const REJECTION_LOG_EVERY: Duration = Duration::from_secs(10);
 
 impl Shared {
     /// One log line through the host, prefixed with the node name.
     pub(crate) fn log(&self, level: LogLevel, text: std::fmt::Arguments<'_>) {
         let line = format!("[{}] {}", self.config.node_name, text);
         self.host.log(level, &line);
+    }
+
+    /// Notes one rejected message (its counter is bumped by the caller) and logs at debug at
+    /// most one line per reason every [`REJECTION_LOG_EVERY`], with the count since the last
+    /// line. No message bytes are logged: a forged message must not reach the logs.
+    pub(crate) fn note_rejected(&self, reason: &'static str) {
+        let now = Instant::now();
+        let due = {
+            let mut seen = self
+                .rejections
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let index = match seen.iter().position(|(r, _, _)| *r == reason) {
+                Some(index) => index,
+                None => {
+                    seen.push((reason, None, 0));
+                    seen.len() - 1
+                }
+            };
+            let entry = &mut seen[index];
+            entry.2 += 1;
+            // The first rejection of a reason is logged at once, later ones in batches.
+            if entry
+                .1
+                .map_or(true, |at| now.duration_since(at) >= REJECTION_LOG_EVERY)
+            {
+                let count = entry.2;
+                entry.1 = Some(now);
+                entry.2 = 0;
+                Some(count)
+            } else {
+                None
+            }
+        };
+        if let Some(count) = due {
+            self.log(
+                LogLevel::Debug,
+                format_args!("rejected {count} message(s) ({reason}) since the last such line"),
+            );
+        }
     }
 
     pub(crate) fn stopping(&self) -> bool {

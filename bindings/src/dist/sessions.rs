@@ -179,6 +179,7 @@ pub(crate) fn receive_session(shared: &Shared, payload: &[u8]) {
     let counters = &shared.counters;
     if payload.len() < OVERHEAD || payload.len() > RECORD_MAX_LEN + OVERHEAD {
         bump(&counters.rejected_malformed);
+        shared.note_rejected("session message of a wrong length");
         return;
     }
     if payload.len() >= HEADER_LEN && payload[SENDER_AT..SENDER_AT + 16] == shared.node_id.0 {
@@ -207,10 +208,12 @@ pub(crate) fn receive_session(shared: &Shared, payload: &[u8]) {
     };
     let Ok(record) = SessionRecord::decode(body) else {
         bump(&counters.rejected_malformed);
+        shared.note_rejected("session record that does not decode");
         return;
     };
     let Some(id) = SessionId::new(record.id) else {
         bump(&counters.rejected_malformed);
+        shared.note_rejected("session record with a bad session id");
         return;
     };
     // The sender's expiry, capped by this node's own session lifetime.
@@ -226,16 +229,19 @@ pub(crate) fn receive_session(shared: &Shared, payload: &[u8]) {
 /// Counts a failed open under its reason.
 pub(crate) fn count_open_error(shared: &Shared, err: OpenError) {
     let counters = &shared.counters;
-    let counter = match err {
-        OpenError::BadTag => &counters.rejected_bad_tag,
-        OpenError::TooOld | OpenError::FromFuture => &counters.rejected_stale,
+    let (counter, reason) = match err {
+        OpenError::BadTag => (&counters.rejected_bad_tag, "envelope with a bad tag"),
+        OpenError::TooOld | OpenError::FromFuture => (
+            &counters.rejected_stale,
+            "envelope too old or from the future",
+        ),
         OpenError::Malformed
         | OpenError::UnknownVersion
         | OpenError::WrongKind
-        | OpenError::BufferTooSmall => &counters.rejected_malformed,
+        | OpenError::BufferTooSmall => (&counters.rejected_malformed, "malformed envelope"),
         // A reason added to the core later: counted as malformed until it gets its own counter.
-        _ => &counters.rejected_malformed,
+        _ => (&counters.rejected_malformed, "malformed envelope"),
     };
     bump(counter);
-    shared.log(LogLevel::Debug, format_args!("message rejected: {err:?}"));
+    shared.note_rejected(reason);
 }

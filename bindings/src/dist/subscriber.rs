@@ -7,8 +7,11 @@ use redis::{Connection, Msg, RedisError};
 
 use super::conn::Link;
 use super::sessions::receive_session;
-use super::{Shared, NOTICE_KEYRING, NOTICE_ROTATE, TICK};
+use super::BadRequest;
+use super::{check_rotation_request, Shared, NOTICE_KEYRING, NOTICE_ROTATE_PLAIN, TICK};
+use crate::clock::unix_now;
 use crate::node::LogLevel;
+use crate::stats::bump;
 
 /// Longest the subscription stays silent before a PING checks that the server still answers.
 const IDLE_PING: Duration = Duration::from_secs(3);
@@ -98,12 +101,37 @@ fn handle(shared: &Shared, endpoint: usize, msg: &Msg) {
             shared.endpoints[endpoint]
                 .refresh
                 .store(true, Ordering::Release);
-        } else if payload == NOTICE_ROTATE {
-            shared.rotate_remote.store(true, Ordering::Release);
-            shared.log(
-                LogLevel::Debug,
-                format_args!("rotation requested by another node"),
-            );
+        } else if payload == NOTICE_ROTATE_PLAIN {
+            // The old request carries no proof of the PSK: anyone with Redis access could
+            // send it, so it asks for nothing.
+            shared.note_rejected("unauthenticated rotation request");
+        } else if payload.starts_with(b"rotate:") {
+            match check_rotation_request(&shared.keys, payload, unix_now()) {
+                Ok(()) => {
+                    shared.rotate_remote.store(true, Ordering::Release);
+                    shared.log(
+                        LogLevel::Debug,
+                        format_args!("authenticated rotation request received"),
+                    );
+                }
+                Err(why) => {
+                    let (counter, reason) = match why {
+                        BadRequest::Malformed => (
+                            &shared.counters.rejected_malformed,
+                            "malformed rotation request",
+                        ),
+                        BadRequest::BadTag => (
+                            &shared.counters.rejected_bad_tag,
+                            "rotation request with a bad tag",
+                        ),
+                        BadRequest::Stale => {
+                            (&shared.counters.rejected_stale, "stale rotation request")
+                        }
+                    };
+                    bump(counter);
+                    shared.note_rejected(reason);
+                }
+            }
         }
     }
 }

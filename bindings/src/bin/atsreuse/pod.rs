@@ -20,9 +20,6 @@ use zeroize::Zeroizing;
 
 use crate::Fail;
 
-/// What a rotation request says (the runtime's `NOTICE_ROTATE`).
-const ROTATE_REQUEST: &[u8] = b"rotate";
-
 /// The Redis names of a cluster.
 pub struct Names {
     pub sessions: String,
@@ -365,8 +362,10 @@ fn stored_epoch(pod: &Pod<'_>) -> u64 {
         .unwrap_or(0)
 }
 
-/// `atsreuse rotate`: publishes a rotation request on every endpoint; the node holding the
-/// lease introduces a new key at once (it activates after the lead time). With `wait_secs`,
+/// `atsreuse rotate`: publishes a rotation request on every endpoint, authenticated with the
+/// PSK and good for one minute (`atsreuse::dist::rotation_request`); the node holding the
+/// lease introduces a new key at once (it activates after the lead time), at most once per
+/// max(lead time, interval / 4) for requests from outside. With `wait_secs`,
 /// waits for the stored epoch to grow.
 pub fn rotate(config: &Config, wait_secs: u64) -> Result<(), Fail> {
     let pod = Pod::new(config)?;
@@ -377,7 +376,7 @@ pub fn rotate(config: &Config, wait_secs: u64) -> Result<(), Fail> {
         let sent = pod.connect(ep).and_then(|mut con| {
             redis::cmd("PUBLISH")
                 .arg(&pod.names.keyring_channel)
-                .arg(ROTATE_REQUEST)
+                .arg(atsreuse::dist::rotation_request(&pod.keys, unix_now()))
                 .query::<i64>(&mut con)
         });
         match sent {
@@ -638,7 +637,19 @@ pub(crate) mod redis_tests {
         sub.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         rotate(&config, 0).unwrap();
         let msg = sub.get_message().unwrap();
-        assert_eq!(msg.get_payload_bytes(), ROTATE_REQUEST);
+        let payload = msg.get_payload_bytes();
+        // `rotate:<64 hex tag>:<issued_at>`, the tag made with this pod's keys.
+        assert!(payload.starts_with(b"rotate:"), "{payload:?}");
+        let issued: u64 = std::str::from_utf8(&payload[7 + 64 + 1..])
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(unix_now().abs_diff(issued) < 5);
+        assert_eq!(payload, atsreuse::dist::rotation_request(&pod.keys, issued));
+        assert_ne!(
+            payload,
+            atsreuse::dist::rotation_request(&pod.keys, issued + 1)
+        );
     }
 
     /// A host that keeps the last key block a node installed.
