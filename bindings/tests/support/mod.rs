@@ -367,6 +367,9 @@ pub struct PodSpec {
     pub ports: Vec<u16>,
     /// Endpoint scheme: `redis` or `rediss`.
     pub scheme: &'static str,
+    /// `atsreuse.ticket_lifetime_secs` of every node (3600 unless a test needs keys that
+    /// expire sooner; 60 is the least the config takes).
+    pub ticket_lifetime_secs: u64,
 }
 
 impl PodSpec {
@@ -377,11 +380,12 @@ impl PodSpec {
             psk: psk.to_vec(),
             ports: ports.to_vec(),
             scheme: "redis",
+            ticket_lifetime_secs: 3600,
         }
     }
 
     /// A config with test timings: lease 2 s, poll 1 s, IO timeout 1 s, retry 100 ms, lead 3 s,
-    /// rotation every hour (tests rotate with `rotate_now`).
+    /// rotation every hour (tests rotate with `rotate_now`), ticket lifetime as set in the spec.
     /// `extra` lines are appended (they may override nothing already set: keys are unique).
     pub fn config(&self, node_name: &str, extra: &str) -> Config {
         let psk_path = self.dir.path().join(format!("{node_name}.psk"));
@@ -396,10 +400,11 @@ impl PodSpec {
             "ssl_session.ClusterName={}\nredis.RedisEndpoints={}\nssl_session.redis_auth_key_file={}\n\
              atsreuse.node_name={node_name}\natsreuse.connect_timeout_ms=1000\natsreuse.io_timeout_ms=1000\n\
              atsreuse.retry_delay_ms=100\natsreuse.lease_secs=2\natsreuse.keyring_poll_secs=1\n\
-             atsreuse.rotation_interval_secs=3600\natsreuse.lead_time_secs=3\natsreuse.ticket_lifetime_secs=3600\n",
+             atsreuse.rotation_interval_secs=3600\natsreuse.lead_time_secs=3\natsreuse.ticket_lifetime_secs={}\n",
             self.cluster,
             endpoints.join(","),
             psk_path.display(),
+            self.ticket_lifetime_secs,
         );
         text.push_str(extra);
         let path = self.dir.path().join(format!("{node_name}.config"));
