@@ -142,7 +142,9 @@ fn lead(shared: &Shared, state: &mut Leader, now: u64) {
         return;
     }
     let plan = rotation::plan(&shared.settings, &held, now);
-    let forced = shared.rotate_local.swap(false, Ordering::AcqRel) | remote_request(shared, state);
+    let local = shared.rotate_local.swap(false, Ordering::AcqRel);
+    let remote = remote_request(shared, state);
+    let forced = local || remote;
     let next_epoch = shared.keystore.max_epoch_seen().max(held.epoch()) + 1;
     let introduce = match plan.introduce {
         Some((epoch, times)) => Some((epoch.max(next_epoch), times)),
@@ -150,6 +152,11 @@ fn lead(shared: &Shared, state: &mut Leader, now: u64) {
         None => None,
     };
     if let Some((epoch, times)) = introduce {
+        // Only a request that made a key uses up the remote allowance: one ignored because
+        // a key was already waiting to activate does not hold the next one back.
+        if remote && plan.introduce.is_none() {
+            state.last_remote = Some(Instant::now());
+        }
         rotate(shared, state, held, epoch, times, now);
     }
 }
@@ -161,9 +168,9 @@ fn remote_request_every(shared: &Shared) -> Duration {
 }
 
 /// Whether a remote rotation request is pending and may be acted on now. Requests within
-/// [`remote_request_every`] of the last one acted on are dropped: even an authenticated request
-/// can be replayed for its minute by anyone who saw it on Redis.
-fn remote_request(shared: &Shared, state: &mut Leader) -> bool {
+/// [`remote_request_every`] of the last one that made a key are dropped: even an authenticated
+/// request can be replayed for its minute by anyone who saw it on Redis.
+fn remote_request(shared: &Shared, state: &Leader) -> bool {
     if !shared.rotate_remote.swap(false, Ordering::AcqRel) {
         return false;
     }
@@ -178,7 +185,6 @@ fn remote_request(shared: &Shared, state: &mut Leader) -> bool {
         );
         return false;
     }
-    state.last_remote = Some(Instant::now());
     true
 }
 

@@ -17,7 +17,8 @@ use support::{derived_password, wait_until, PodSpec, RedisServer, TestHost};
 const PSK: &[u8] = b"hardening test key, long enough for the warning\n";
 
 fn keys(cluster: &str) -> ClusterKeys {
-    ClusterKeys::derive(&Psk::from_file_bytes(PSK).unwrap(), cluster).unwrap()
+    let psk = Psk::from_file_bytes(PSK).expect("test PSK");
+    ClusterKeys::derive(&psk, cluster).expect("test keys")
 }
 
 fn keyring_key(cluster: &str) -> String {
@@ -47,22 +48,22 @@ fn stored_epoch(redis: &RedisServer, cluster: &str) -> u64 {
 }
 
 fn hset(redis: &RedisServer, key: &str, field: &str, value: &[u8]) {
-    let mut con = redis.client().unwrap();
+    let mut con = redis.client().expect("test setup");
     redis::cmd("HSET")
         .arg(key)
         .arg(field)
         .arg(value)
         .query::<()>(&mut con)
-        .unwrap();
+        .expect("test setup");
 }
 
 fn publish(redis: &RedisServer, channel: &str, payload: &[u8]) {
-    let mut con = redis.client().unwrap();
+    let mut con = redis.client().expect("test setup");
     redis::cmd("PUBLISH")
         .arg(channel)
         .arg(payload)
         .query::<()>(&mut con)
-        .unwrap();
+        .expect("test setup");
 }
 
 /// Waits until `node` leads and holds a keyring; returns how long that took.
@@ -79,7 +80,7 @@ fn wait_leading(node: &Node) {
 fn log_lines(host: &TestHost, needle: &str) -> usize {
     host.logs
         .lock()
-        .unwrap()
+        .expect("log lock")
         .iter()
         .filter(|(_, t)| t.contains(needle))
         .count()

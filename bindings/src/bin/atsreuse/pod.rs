@@ -132,8 +132,8 @@ impl<'c> Pod<'c> {
         })
     }
 
-    /// The hash's `epoch` field as stored (`None` when absent). It only orders keyring writes
-    /// and is not authenticated: see [`epoch_field_warning`].
+    /// The hash's `epoch` field as stored (`None` when absent). It is informational only (the
+    /// writer's sealed epoch) and not authenticated: see [`epoch_field_warning`].
     pub fn read_epoch_field(&self, con: &mut Connection) -> Result<Option<String>, String> {
         redis::cmd("HGET")
             .arg(&self.names.keyring_key)
@@ -333,10 +333,9 @@ pub fn status(config: &Config) -> Result<(), Fail> {
 }
 
 /// A warning when the hash's `epoch` field disagrees with the sealed keyring's epoch. The
-/// nodes store a keyring only when its epoch is greater than that field, and anyone who can
-/// write to Redis can change it: a field far above the sealed epoch (or text such as `inf`)
-/// stops every rotation in the pod, silently but for the leader's log. Only the operator can
-/// tell, so `status` says so and how to repair it.
+/// nodes write that field with every keyring but decide nothing by it (a write compares the
+/// stored blob itself), so a mismatch means someone else wrote to Redis: harmless to the
+/// rotation, but worth the operator's attention; `status` says so and how to tidy it.
 pub fn epoch_field_warning(key: &str, field: Option<&str>, sealed_epoch: u64) -> Option<String> {
     let field = field.unwrap_or("(absent)");
     if field == sealed_epoch.to_string() {
@@ -345,8 +344,8 @@ pub fn epoch_field_warning(key: &str, field: Option<&str>, sealed_epoch: u64) ->
     let shown: String = field.chars().take(40).collect();
     Some(format!(
         "WARNING: the stored epoch field is {shown:?} but the sealed keyring is epoch \
-         {sealed_epoch}: keyring writes compare against the field, so rotations may be refused; \
-         repair with: HSET {key} epoch {sealed_epoch}"
+         {sealed_epoch}: the nodes did not write that (the field decides nothing, rotations go \
+         on), so something else writes to this Redis; tidy with: HSET {key} epoch {sealed_epoch}"
     ))
 }
 
