@@ -179,8 +179,18 @@ fn run(args: Args) -> Result<bool, String> {
         &rows,
     );
     ok &= print_key_names(&before, &after);
-    // The counters reach the stats page through a plugin timer and ATS's fold, about a
-    // second after the handshakes.
+    // The counters reach the stats page through a plugin timer and ATS's own fold, which
+    // under traffic_manager can lag several seconds: wait until node 1 shows both rounds of
+    // session-id sessions published (at most 15 s), then one more fold.
+    let published = 2 * args.count as u64;
+    let shown = first.wait_stat(
+        "plugin.atsreuse.sessions_published",
+        Duration::from_secs(15),
+        |v| v >= published,
+    );
+    if let Err(e) = shown {
+        println!("\nstats: {e}");
+    }
     sleep(Duration::from_millis(1500));
     print_plugin_stats(&pod);
     for crash in pod.crashes() {
