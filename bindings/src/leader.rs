@@ -176,13 +176,8 @@ fn remote_request(shared: &Shared, state: &Leader) -> bool {
     }
     let every = remote_request_every(shared);
     if state.last_remote.is_some_and(|at| at.elapsed() < every) {
-        shared.log(
-            LogLevel::Debug,
-            format_args!(
-                "rotation request from another node ignored: at most one per {} s",
-                every.as_secs()
-            ),
-        );
+        // Logged as a rejection: at most one line per 10 s however many requests come.
+        shared.note_rejected("rotation request over the rate limit");
         return false;
     }
     true

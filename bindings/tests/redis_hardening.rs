@@ -283,6 +283,7 @@ fn forged_rotation_notices_make_at_most_one_rotation() {
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(a.stats().rotations, rotations + 1, "a replay rotated again");
     assert_eq!(stored_epoch(&redis, CLUSTER), epoch + 1);
+    assert!(ha.logged(LogLevel::Debug, "(rotation request over the rate limit)"));
     let logs = ha.all_logs();
     assert!(
         !logs.contains("Full") && !logs.contains("cannot add"),
