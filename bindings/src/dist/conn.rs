@@ -9,6 +9,7 @@ use redis::{
 };
 
 use super::Shared;
+use crate::config::{Config, Endpoint};
 use crate::node::LogLevel;
 use crate::stats::bump;
 
@@ -225,13 +226,32 @@ impl<'s> Link<'s> {
     }
 }
 
-/// Opens one connection: connect and AUTH bounded by the connect timeout, then every read and
-/// write bounded by the IO timeout. TCP keepalive: the blocking client of redis 0.32 does not
-/// expose its socket options, so each thread instead sends a command at least every few
-/// seconds (PING when idle) and a dead or silent server is found within the IO timeout.
+/// Opens one connection for the node: see [`open_endpoint`] for the timeouts. TCP keepalive:
+/// the blocking client of redis 0.32 does not expose its socket options, so each thread
+/// instead sends a command at least every few seconds (PING when idle) and a dead or silent
+/// server is found within the IO timeout.
 pub(crate) fn connect(shared: &Shared, endpoint: usize) -> Result<Connection, RedisError> {
     let config = &shared.config;
-    let ep = &config.endpoints[endpoint];
+    open_endpoint(
+        config,
+        &config.endpoints[endpoint],
+        shared.password.as_ref().map(|p| p.as_str()),
+        shared.ca_pem.as_deref(),
+    )
+}
+
+/// Opens one connection to `ep` with the settings of `config`: the Redis user, the connect
+/// timeout (bounding connect and AUTH) and the IO timeout (bounding every later read and
+/// write). `password` is sent with AUTH when given; `ca_pem` (PEM bytes) is the only root the
+/// server's certificate may chain to on a `rediss://` endpoint, and the system roots are used
+/// when it is `None`. Shared by the node's threads and the `atsreuse` command-line tool so both
+/// reach Redis the same way.
+pub fn open_endpoint(
+    config: &Config,
+    ep: &Endpoint,
+    password: Option<&str>,
+    ca_pem: Option<&[u8]>,
+) -> Result<Connection, RedisError> {
     let addr = if ep.tls {
         ConnectionAddr::TcpTls {
             host: ep.host.clone(),
@@ -247,16 +267,16 @@ pub(crate) fn connect(shared: &Shared, endpoint: usize) -> Result<Connection, Re
         redis: RedisConnectionInfo {
             db: 0,
             username: config.redis_user.clone(),
-            password: shared.password.as_ref().map(|p| p.to_string()),
+            password: password.map(str::to_string),
             protocol: ProtocolVersion::RESP2,
         },
     };
-    let client = match (&shared.ca_pem, ep.tls) {
+    let client = match (ca_pem, ep.tls) {
         (Some(pem), true) => Client::build_with_tls(
             info,
             TlsCertificates {
                 client_tls: None,
-                root_cert: Some(pem.clone()),
+                root_cert: Some(pem.to_vec()),
             },
         )?,
         _ => Client::open(info)?,

@@ -21,6 +21,8 @@ pub(crate) mod legacy;
 pub(crate) mod sessions;
 pub(crate) mod subscriber;
 
+pub use conn::open_endpoint;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Sender, SyncSender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};

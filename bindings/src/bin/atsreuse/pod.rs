@@ -9,13 +9,11 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use atsreuse::config::{Config, Endpoint};
+use atsreuse::dist::open_endpoint;
 use atsreuse_core::envelope::Header;
 use atsreuse_core::keyring::{self, Keyring, ENCODED_MAX_LEN};
 use atsreuse_core::keys::{ClusterKeys, Psk};
-use redis::{
-    Client, Connection, ConnectionAddr, ConnectionInfo, ProtocolVersion, RedisConnectionInfo,
-    TlsCertificates,
-};
+use redis::Connection;
 use zeroize::Zeroizing;
 
 use crate::Fail;
@@ -83,39 +81,12 @@ impl<'c> Pod<'c> {
 
     /// One connection to `ep`, every call bounded by the config's timeouts.
     pub fn connect(&self, ep: &Endpoint) -> redis::RedisResult<Connection> {
-        let addr = if ep.tls {
-            ConnectionAddr::TcpTls {
-                host: ep.host.clone(),
-                port: ep.port,
-                insecure: false,
-                tls_params: None,
-            }
-        } else {
-            ConnectionAddr::Tcp(ep.host.clone(), ep.port)
-        };
-        let info = ConnectionInfo {
-            addr,
-            redis: RedisConnectionInfo {
-                db: 0,
-                username: self.config.redis_user.clone(),
-                password: self.password.as_ref().map(|p| p.to_string()),
-                protocol: ProtocolVersion::RESP2,
-            },
-        };
-        let client = match (&self.ca_pem, ep.tls) {
-            (Some(pem), true) => Client::build_with_tls(
-                info,
-                TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(pem.clone()),
-                },
-            )?,
-            _ => Client::open(info)?,
-        };
-        let con = client.get_connection_with_timeout(self.config.connect_timeout)?;
-        con.set_read_timeout(Some(self.config.io_timeout))?;
-        con.set_write_timeout(Some(self.config.io_timeout))?;
-        Ok(con)
+        open_endpoint(
+            self.config,
+            ep,
+            self.password.as_ref().map(|p| p.as_str()),
+            self.ca_pem.as_deref(),
+        )
     }
 
     /// The stored keyring of one endpoint: `None` when there is none.
