@@ -340,6 +340,47 @@ fn with_len(len_out: &mut usize, len: usize, status: S) -> Result<S, S> {
     Ok(status)
 }
 
+/// The three arguments of a call that turns one byte string into another: the input, the
+/// output buffer and where its length goes, checked in that order (the first bad one decides
+/// the status).
+///
+/// # Safety
+/// As [`input`], [`output`] and [`out_ref`].
+unsafe fn in_out<'a>(
+    data: *const u8,
+    data_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+) -> Result<(&'a [u8], &'a mut [u8], &'a mut usize), S> {
+    // SAFETY: forwarded contract.
+    unsafe {
+        Ok((
+            input(data, data_len)?,
+            output(out, out_cap)?,
+            out_ref(out_len)?,
+        ))
+    }
+}
+
+/// Runs `write` on `buf` and reports the length it wrote. When `needed`, the length the
+/// output will take, is given and `buf` is shorter, nothing is written: `needed` goes to
+/// `len_out` with `BufferTooSmall`, so the caller can retry with a buffer of that size.
+/// Callers pass `None` where the input is itself invalid, so that `write` reports the input
+/// error rather than a size request.
+fn write_sized(
+    buf: &mut [u8],
+    len_out: &mut usize,
+    needed: Option<usize>,
+    write: impl FnOnce(&mut [u8]) -> Result<usize, S>,
+) -> Result<S, S> {
+    if let Some(needed) = needed.filter(|&needed| buf.len() < needed) {
+        return with_len(len_out, needed, S::BufferTooSmall);
+    }
+    let n = write(buf)?;
+    with_len(len_out, n, S::Ok)
+}
+
 fn kind_from(kind: u32) -> Result<Kind, S> {
     match kind {
         1 => Ok(Kind::Session),

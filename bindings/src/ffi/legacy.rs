@@ -5,10 +5,10 @@
 use atsreuse_core::legacy::{
     self, LegacyError, LegacyKey, LegacyPskFile, STEK_LEN, STEK_PAYLOAD_LEN,
 };
-use atsreuse_core::session::ID_MAX_LEN;
+use atsreuse_core::session::{DER_MAX_LEN, ID_MAX_LEN};
 use zeroize::Zeroizing;
 
-use super::{boundary, input, out_ref, output, with_len, AtsreuseStatus, S};
+use super::{boundary, in_out, input, out_ref, output, with_len, write_sized, AtsreuseStatus, S};
 
 impl From<LegacyError> for AtsreuseStatus {
     fn from(e: LegacyError) -> S {
@@ -37,6 +37,12 @@ fn copy_out(bytes: &[u8], buf: &mut [u8], len_out: &mut usize) -> Result<S, S> {
         }
         None => with_len(len_out, bytes.len(), S::BufferTooSmall),
     }
+}
+
+/// `needed` when `der` has a length a session may have; `None` otherwise, so that the encoder
+/// reports the bad DER itself instead of asking for a larger buffer.
+fn der_needed(der: &[u8], needed: usize) -> Option<usize> {
+    (!der.is_empty() && der.len() <= DER_MAX_LEN).then_some(needed)
 }
 
 /// The legacy key from a passphrase from C.
@@ -110,11 +116,9 @@ pub unsafe extern "C" fn atsreuse_legacy_psk_file(
         if status != S::Ok {
             return Ok(status);
         }
-        if pass_buf.len() < parsed.passphrase_len() {
-            return with_len(pass_len, parsed.passphrase_len(), S::BufferTooSmall);
-        }
-        let n = parsed.write_passphrase(pass_buf).map_err(S::from)?;
-        with_len(pass_len, n, S::Ok)
+        write_sized(pass_buf, pass_len, Some(parsed.passphrase_len()), |b| {
+            parsed.write_passphrase(b).map_err(S::from)
+        })
     })
 }
 
@@ -193,20 +197,11 @@ pub unsafe extern "C" fn atsreuse_legacy_frame_encode(
 ) -> AtsreuseStatus {
     boundary("atsreuse_legacy_frame_encode", None, || {
         // SAFETY: the caller's contract.
-        let (der, buf, len_out) = unsafe {
-            (
-                input(der, der_len)?,
-                output(out, out_cap)?,
-                out_ref(out_len)?,
-            )
-        };
-        let needed = legacy::FRAME_HEADER_LEN + der.len();
-        if buf.len() < needed && !der.is_empty() && der.len() <= atsreuse_core::session::DER_MAX_LEN
-        {
-            return with_len(len_out, needed, S::BufferTooSmall);
-        }
-        let n = legacy::encode_frame(der, buf).map_err(S::from)?;
-        with_len(len_out, n, S::Ok)
+        let (der, buf, len_out) = unsafe { in_out(der, der_len, out, out_cap, out_len)? };
+        let needed = der_needed(der, legacy::FRAME_HEADER_LEN + der.len());
+        write_sized(buf, len_out, needed, |b| {
+            legacy::encode_frame(der, b).map_err(S::from)
+        })
     })
 }
 
@@ -226,21 +221,16 @@ pub unsafe extern "C" fn atsreuse_legacy_session_encode(
 ) -> AtsreuseStatus {
     boundary("atsreuse_legacy_session_encode", None, || {
         // SAFETY: the caller's contract.
-        let (key, der, buf, len_out) = unsafe {
+        let (key, (der, buf, len_out)) = unsafe {
             (
                 key(passphrase, passphrase_len)?,
-                input(der, der_len)?,
-                output(out, out_cap)?,
-                out_ref(out_len)?,
+                in_out(der, der_len, out, out_cap, out_len)?,
             )
         };
-        let needed = legacy::session_payload_len(der.len());
-        if buf.len() < needed && !der.is_empty() && der.len() <= atsreuse_core::session::DER_MAX_LEN
-        {
-            return with_len(len_out, needed, S::BufferTooSmall);
-        }
-        let n = legacy::encode_session(&key, der, buf).map_err(S::from)?;
-        with_len(len_out, n, S::Ok)
+        let needed = der_needed(der, legacy::session_payload_len(der.len()));
+        write_sized(buf, len_out, needed, |b| {
+            legacy::encode_session(&key, der, b).map_err(S::from)
+        })
     })
 }
 
@@ -262,12 +252,10 @@ pub unsafe extern "C" fn atsreuse_legacy_session_decode(
 ) -> AtsreuseStatus {
     boundary("atsreuse_legacy_session_decode", None, || {
         // SAFETY: the caller's contract.
-        let (key, payload, buf, len_out) = unsafe {
+        let (key, (payload, buf, len_out)) = unsafe {
             (
                 key(passphrase, passphrase_len)?,
-                input(payload, payload_len)?,
-                output(der_out, der_cap)?,
-                out_ref(der_len_out)?,
+                in_out(payload, payload_len, der_out, der_cap, der_len_out)?,
             )
         };
         let mut scratch = Zeroizing::new(vec![0u8; payload.len() / 4 * 3 + 3]);
@@ -290,10 +278,10 @@ pub unsafe extern "C" fn atsreuse_legacy_session_id_encode(
 ) -> AtsreuseStatus {
     boundary("atsreuse_legacy_session_id_encode", None, || {
         // SAFETY: the caller's contract.
-        let (id, buf, len_out) =
-            unsafe { (input(id, id_len)?, output(out, out_cap)?, out_ref(out_len)?) };
-        let n = legacy::encode_session_id(id, buf).map_err(S::from)?;
-        with_len(len_out, n, S::Ok)
+        let (id, buf, len_out) = unsafe { in_out(id, id_len, out, out_cap, out_len)? };
+        write_sized(buf, len_out, None, |b| {
+            legacy::encode_session_id(id, b).map_err(S::from)
+        })
     })
 }
 
@@ -310,13 +298,8 @@ pub unsafe extern "C" fn atsreuse_legacy_session_id_decode(
 ) -> AtsreuseStatus {
     boundary("atsreuse_legacy_session_id_decode", None, || {
         // SAFETY: the caller's contract.
-        let (suffix, buf, len_out) = unsafe {
-            (
-                input(suffix, suffix_len)?,
-                output(id_out, ID_MAX_LEN)?,
-                out_ref(id_len_out)?,
-            )
-        };
+        let (suffix, buf, len_out) =
+            unsafe { in_out(suffix, suffix_len, id_out, ID_MAX_LEN, id_len_out)? };
         let mut id = [0u8; ID_MAX_LEN];
         let n = legacy::decode_session_id(suffix, &mut id).map_err(S::from)?;
         buf[..n].copy_from_slice(&id[..n]);
@@ -338,18 +321,10 @@ pub unsafe extern "C" fn atsreuse_legacy_base64_decode(
 ) -> AtsreuseStatus {
     boundary("atsreuse_legacy_base64_decode", None, || {
         // SAFETY: the caller's contract.
-        let (text, buf, len_out) = unsafe {
-            (
-                input(text, text_len)?,
-                output(out, out_cap)?,
-                out_ref(out_len)?,
-            )
-        };
+        let (text, buf, len_out) = unsafe { in_out(text, text_len, out, out_cap, out_len)? };
         let needed = legacy::base64_decoded_len(text).map_err(S::from)?;
-        if buf.len() < needed {
-            return with_len(len_out, needed, S::BufferTooSmall);
-        }
-        let n = legacy::base64_decode(text, buf).map_err(S::from)?;
-        with_len(len_out, n, S::Ok)
+        write_sized(buf, len_out, Some(needed), |b| {
+            legacy::base64_decode(text, b).map_err(S::from)
+        })
     })
 }

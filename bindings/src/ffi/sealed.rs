@@ -9,7 +9,7 @@ use atsreuse_core::keys::{self, ClusterKeys, Psk, Purpose};
 use atsreuse_core::session::{self, SessionOpenError, SessionRecord, SessionSealError};
 
 use super::{
-    boundary, cluster_keys, input, kind_from, node_id, out_ref, output, text, with_len,
+    boundary, cluster_keys, in_out, input, kind_from, node_id, out_ref, output, text, write_sized,
     AtsreuseFreshness, AtsreuseHeader, AtsreuseKeySchedule, AtsreuseSessionInfo, AtsreuseStatus, S,
 };
 
@@ -113,29 +113,27 @@ pub unsafe extern "C" fn atsreuse_envelope_seal(
 ) -> AtsreuseStatus {
     boundary("atsreuse_envelope_seal", None, || {
         // SAFETY: the caller's contract.
-        let (node, plain, buf, len_out) = unsafe {
+        let (node, (plain, buf, len_out)) = unsafe {
             (
                 self::node_id(node_id)?,
-                input(plaintext, plaintext_len)?,
-                output(out, out_cap)?,
-                out_ref(out_len)?,
+                in_out(plaintext, plaintext_len, out, out_cap, out_len)?,
             )
         };
         // SAFETY: the caller's contract.
         let keys = unsafe { cluster_keys(psk, psk_len, cluster) }?;
         let kind = kind_from(kind)?;
-        let needed = plain.len().saturating_add(envelope::OVERHEAD);
-        if buf.len() < needed && plain.len() <= envelope::MAX_PLAINTEXT_LEN {
-            return with_len(len_out, needed, S::BufferTooSmall);
-        }
+        // A plaintext too long to seal gets its own error, not a size request.
+        let needed = (plain.len() <= envelope::MAX_PLAINTEXT_LEN)
+            .then_some(plain.len().saturating_add(envelope::OVERHEAD));
         let mut sealer = Sealer {
             node,
             next_sequence: sequence,
         };
-        let n = sealer
-            .seal(&keys, kind, issued_at, plain, buf)
-            .map_err(S::from)?;
-        with_len(len_out, n, S::Ok)
+        write_sized(buf, len_out, needed, |b| {
+            sealer
+                .seal(&keys, kind, issued_at, plain, b)
+                .map_err(S::from)
+        })
     })
 }
 
@@ -162,27 +160,51 @@ pub unsafe extern "C" fn atsreuse_envelope_open(
 ) -> AtsreuseStatus {
     boundary("atsreuse_envelope_open", None, || {
         // SAFETY: the caller's contract.
-        let (sealed, buf, len_out, header_out) = unsafe {
-            (
-                input(envelope, envelope_len)?,
-                output(out, out_cap)?,
-                out_ref(out_len)?,
-                out_ref(header_out)?,
-            )
-        };
+        let (sealed, buf, len_out, header_out) =
+            unsafe { open_outputs(envelope, envelope_len, out, out_cap, out_len, header_out)? };
         // SAFETY: the caller's contract.
         let keys = unsafe { cluster_keys(psk, psk_len, cluster) }?;
         let kind = kind_from(kind)?;
         // SAFETY: the caller's contract.
         let window = unsafe { freshness_from(freshness) };
-        let needed = sealed.len().saturating_sub(envelope::OVERHEAD);
-        if buf.len() < needed && sealed.len() <= envelope::MAX_ENVELOPE_LEN {
-            return with_len(len_out, needed, S::BufferTooSmall);
-        }
-        let (header, plain) = envelope::open(&keys, kind, sealed, window, buf).map_err(S::from)?;
-        *header_out = header_to_c(&header);
-        with_len(len_out, plain.len(), S::Ok)
+        // An envelope too long to open gets its own error, not a size request.
+        let needed = (sealed.len() <= envelope::MAX_ENVELOPE_LEN)
+            .then_some(sealed.len().saturating_sub(envelope::OVERHEAD));
+        write_sized(buf, len_out, needed, |b| {
+            let (header, plain) =
+                envelope::open(&keys, kind, sealed, window, b).map_err(S::from)?;
+            *header_out = header_to_c(&header);
+            Ok(plain.len())
+        })
     })
+}
+
+/// The envelope, the output buffer, the output length or session info, and the header of an
+/// open call.
+type OpenArgs<'a, T> = (&'a [u8], &'a mut [u8], &'a mut T, &'a mut AtsreuseHeader);
+
+/// The pointer arguments of the two open calls, checked in this order: the envelope, the
+/// output buffer, `out` (the output length or the session info), the header.
+///
+/// # Safety
+/// As [`input`], [`output`] and [`out_ref`].
+unsafe fn open_outputs<'a, T>(
+    envelope: *const u8,
+    envelope_len: usize,
+    buf: *mut u8,
+    buf_cap: usize,
+    out: *mut T,
+    header_out: *mut AtsreuseHeader,
+) -> Result<OpenArgs<'a, T>, S> {
+    // SAFETY: forwarded contract.
+    unsafe {
+        Ok((
+            input(envelope, envelope_len)?,
+            output(buf, buf_cap)?,
+            out_ref(out)?,
+            out_ref(header_out)?,
+        ))
+    }
 }
 
 /// # Safety
@@ -223,12 +245,10 @@ pub unsafe extern "C" fn atsreuse_session_record_encode(
 ) -> AtsreuseStatus {
     boundary("atsreuse_session_record_encode", None, || {
         // SAFETY: the caller's contract.
-        let (id, der, buf, len_out) = unsafe {
+        let (id, (der, buf, len_out)) = unsafe {
             (
                 input(id, id_len)?,
-                input(der, der_len)?,
-                output(out, out_cap)?,
-                out_ref(out_len)?,
+                in_out(der, der_len, out, out_cap, out_len)?,
             )
         };
         let record = SessionRecord {
@@ -237,11 +257,9 @@ pub unsafe extern "C" fn atsreuse_session_record_encode(
             expires_at,
         };
         record.validate().map_err(S::from)?;
-        if buf.len() < record.encoded_len() {
-            return with_len(len_out, record.encoded_len(), S::BufferTooSmall);
-        }
-        let n = record.encode(buf).map_err(S::from)?;
-        with_len(len_out, n, S::Ok)
+        write_sized(buf, len_out, Some(record.encoded_len()), |b| {
+            record.encode(b).map_err(S::from)
+        })
     })
 }
 
@@ -315,13 +333,11 @@ pub unsafe extern "C" fn atsreuse_session_seal(
 ) -> AtsreuseStatus {
     boundary("atsreuse_session_seal", None, || {
         // SAFETY: the caller's contract.
-        let (node, id, der, buf, len_out) = unsafe {
+        let (node, id, (der, buf, len_out)) = unsafe {
             (
                 self::node_id(node_id)?,
                 input(id, id_len)?,
-                input(der, der_len)?,
-                output(out, out_cap)?,
-                out_ref(out_len)?,
+                in_out(der, der_len, out, out_cap, out_len)?,
             )
         };
         // SAFETY: the caller's contract.
@@ -333,21 +349,19 @@ pub unsafe extern "C" fn atsreuse_session_seal(
         };
         record.validate().map_err(S::from)?;
         let needed = record.encoded_len() + envelope::OVERHEAD;
-        if buf.len() < needed {
-            return with_len(len_out, needed, S::BufferTooSmall);
-        }
         let mut sealer = Sealer {
             node,
             next_sequence: sequence,
         };
-        let n = record
-            .seal(&mut sealer, &keys, issued_at, buf)
-            .map_err(|e| match e {
-                SessionSealError::Record(r) => S::from(r),
-                SessionSealError::Envelope(s) => S::from(s),
-                _ => S::Internal,
-            })?;
-        with_len(len_out, n, S::Ok)
+        write_sized(buf, len_out, Some(needed), |b| {
+            record
+                .seal(&mut sealer, &keys, issued_at, b)
+                .map_err(|e| match e {
+                    SessionSealError::Record(r) => S::from(r),
+                    SessionSealError::Envelope(s) => S::from(s),
+                    _ => S::Internal,
+                })
+        })
     })
 }
 
@@ -373,12 +387,14 @@ pub unsafe extern "C" fn atsreuse_session_open(
     boundary("atsreuse_session_open", None, || {
         // SAFETY: the caller's contract.
         let (sealed, buf, info, header_out) = unsafe {
-            (
-                input(envelope, envelope_len)?,
-                output(der_out, der_cap)?,
-                out_ref(info_out)?,
-                out_ref(header_out)?,
-            )
+            open_outputs(
+                envelope,
+                envelope_len,
+                der_out,
+                der_cap,
+                info_out,
+                header_out,
+            )?
         };
         // SAFETY: the caller's contract.
         let keys = unsafe { cluster_keys(psk, psk_len, cluster) }?;
