@@ -1,15 +1,13 @@
 //! Vectors for the key schedule, the envelope, the session record and the legacy codec.
 //!
-//! Compiled twice: into the `gen_vectors` example, and (by `#[path]`) into the `vectors` test,
-//! which regenerates into a temporary directory and compares with the committed files. So it
-//! uses nothing from either crate root: std, serde, hex, rand_chacha and atsreuse_core only.
+//! Compiled twice, as a module of `gen_vectors/main.rs` (whose helpers it uses): into the
+//! `gen_vectors` example, and into the `vectors` test, which regenerates into a temporary
+//! directory and compares with the committed files.
 //!
 //! Every value comes from a ChaCha20 RNG with a fixed seed per file, or is written out here.
 //! Every negative case states its expected error by hand, and the generator checks that the
 //! code agrees before it writes anything, so a file never records a behaviour nobody chose.
 
-use std::fmt::Debug;
-use std::fs;
 use std::io;
 use std::path::Path;
 
@@ -20,6 +18,8 @@ use atsreuse_core::session::{self, SessionRecord};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use serde::Serialize;
+
+use super::{cluster_keys, error_name, expect_error, random, write_json};
 
 /// The time every generated message is issued at (2023-11-14T22:13:20Z).
 const T0: u64 = 1_700_000_000;
@@ -53,43 +53,10 @@ pub fn generate(dir: &Path) -> io::Result<()> {
     write_json(dir, "legacy.json", &legacy_file())
 }
 
-/// Pretty JSON with a final newline, the committed form.
-pub fn write_json(dir: &Path, name: &str, value: &impl Serialize) -> io::Result<()> {
-    let mut text = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
-    text.push('\n');
-    fs::write(dir.join(name), text)
-}
-
-/// `Prefix::Variant` for an error, as the files name them.
-fn error_name(prefix: &str, e: impl Debug) -> String {
-    format!("{prefix}::{e:?}")
-}
-
-/// Checks that the code fails as the case says, before the case is written.
-fn expect_error(name: &str, expected: &str, got: Option<String>) -> String {
-    assert_eq!(
-        got.as_deref(),
-        Some(expected),
-        "negative case '{name}' fails otherwise"
-    );
-    expected.to_string()
-}
-
-fn random<const N: usize>(rng: &mut ChaCha20Rng) -> [u8; N] {
-    let mut bytes = [0u8; N];
-    rng.fill_bytes(&mut bytes);
-    bytes
-}
-
 fn random_vec(rng: &mut ChaCha20Rng, len: usize) -> Vec<u8> {
     let mut bytes = vec![0u8; len];
     rng.fill_bytes(&mut bytes);
     bytes
-}
-
-fn cluster_keys(psk: &[u8], cluster: &str) -> ClusterKeys {
-    let psk = Psk::from_file_bytes(psk).expect("generator psk");
-    ClusterKeys::derive(&psk, cluster).expect("generator cluster")
 }
 
 // ---- keys.json ----

@@ -1,26 +1,26 @@
 //! Vectors for the STEK export layouts, the ATS key block and the keyring (`stek.json`,
 //! `ats_block.json`, `keyring.json`).
 //!
-//! Compiled into the `gen_vectors` example and, by `#[path]`, into the `vectors` test: it is
-//! self-contained (std, serde, serde_json, hex, rand_chacha, atsreuse_core).
+//! Compiled, as a module of `gen_vectors/main.rs` (whose helpers it uses), into the
+//! `gen_vectors` example and into the `vectors` test.
 //!
 //! Keys come from a ChaCha20 RNG with a fixed seed, and keyrings from following the rotation
 //! schedule from a fixed time, so the files are the same on every run. Every negative case
 //! names its error by hand and the generator checks the code agrees before writing.
 
-use std::fmt::Debug;
-use std::fs;
 use std::io;
 use std::path::Path;
 
 use atsreuse_core::envelope::{Kind, Sealer};
 use atsreuse_core::keyring::{self, KeyEntry, KeyTimes, Keyring, KeyringOpenError};
-use atsreuse_core::keys::{ClusterKeys, NodeId, Psk};
+use atsreuse_core::keys::NodeId;
 use atsreuse_core::rotation::{self, Settings};
 use atsreuse_core::stek::{Layout, Stek};
-use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use serde::Serialize;
+
+use super::{cluster_keys, error_name, expect_error, random, write_json};
 
 /// The start of every generated schedule (2023-11-14T22:13:20Z).
 const T0: u64 = 1_700_000_000;
@@ -64,38 +64,6 @@ pub fn generate(dir: &Path) -> io::Result<()> {
     write_json(dir, "stek.json", &stek_file())?;
     write_json(dir, "ats_block.json", &ats_block_file())?;
     write_json(dir, "keyring.json", &keyring_file())
-}
-
-/// Pretty JSON with a final newline, the committed form.
-fn write_json(dir: &Path, name: &str, value: &impl Serialize) -> io::Result<()> {
-    let mut text = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
-    text.push('\n');
-    fs::write(dir.join(name), text)
-}
-
-fn error_name(prefix: &str, e: impl Debug) -> String {
-    format!("{prefix}::{e:?}")
-}
-
-/// Checks that the code fails as the case says, before the case is written.
-fn expect_error(name: &str, expected: &str, got: Option<String>) -> String {
-    assert_eq!(
-        got.as_deref(),
-        Some(expected),
-        "negative case '{name}' fails otherwise"
-    );
-    expected.to_string()
-}
-
-fn random<const N: usize>(rng: &mut ChaCha20Rng) -> [u8; N] {
-    let mut bytes = [0u8; N];
-    rng.fill_bytes(&mut bytes);
-    bytes
-}
-
-fn cluster_keys(psk: &[u8], cluster: &str) -> ClusterKeys {
-    let psk = Psk::from_file_bytes(psk).expect("generator psk");
-    ClusterKeys::derive(&psk, cluster).expect("generator cluster")
 }
 
 // ---- stek.json ----

@@ -3,7 +3,6 @@
 //! The files are read as plain JSON values, field by field as `vectors/README.md` describes
 //! them (not through the generator's types), the way the C vector runner reads them.
 
-use std::fmt::Debug;
 use std::path::Path;
 
 use atsreuse_core::envelope::{self, Freshness, Header, Kind, Sealer};
@@ -11,6 +10,8 @@ use atsreuse_core::keys::{self, ClusterKeys, NodeId, Psk, Purpose};
 use atsreuse_core::legacy::{self, LegacyKey, LegacyPskFile};
 use atsreuse_core::session::{self, SessionOpenError, SessionRecord};
 use serde_json::Value;
+
+use super::{array, assert_error, bytes, cluster_keys, error_name, load, number, text};
 
 /// A parsed vector file with its name, for messages.
 struct VectorFile {
@@ -20,18 +21,7 @@ struct VectorFile {
 
 impl VectorFile {
     fn load(dir: &Path, name: &str) -> VectorFile {
-        let text = std::fs::read_to_string(dir.join(name)).expect("vector file readable");
-        let json: Value = serde_json::from_str(&text).expect("vector file is JSON");
-        assert_eq!(
-            json["format"],
-            name.trim_end_matches(".json"),
-            "{name}: format"
-        );
-        assert_eq!(json["schema"], 1, "{name}: schema");
-        assert!(
-            json["provenance"].as_str().is_some_and(|p| !p.is_empty()),
-            "{name}: provenance"
-        );
+        let json = load(dir, name);
         VectorFile {
             name: name.to_string(),
             json,
@@ -45,28 +35,6 @@ impl VectorFile {
         assert!(!list.is_empty(), "{}: no {key}", self.name);
         list
     }
-}
-
-fn text<'v>(case: &'v Value, field: &str) -> &'v str {
-    case[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("field {field} is a string in {case}"))
-}
-
-fn bytes(case: &Value, field: &str) -> Vec<u8> {
-    hex::decode(text(case, field)).unwrap_or_else(|_| panic!("field {field} is hex in {case}"))
-}
-
-fn number(case: &Value, field: &str) -> u64 {
-    case[field]
-        .as_u64()
-        .unwrap_or_else(|| panic!("field {field} is a number in {case}"))
-}
-
-fn array<const N: usize>(case: &Value, field: &str) -> [u8; N] {
-    bytes(case, field)
-        .try_into()
-        .unwrap_or_else(|_| panic!("field {field} has {N} bytes"))
 }
 
 fn kind(case: &Value) -> Kind {
@@ -83,26 +51,6 @@ fn freshness(case: &Value) -> Freshness {
         max_age_secs: number(case, "max_age_secs"),
         max_future_secs: number(case, "max_future_secs"),
     }
-}
-
-fn cluster_keys(case: &Value) -> ClusterKeys {
-    let psk = Psk::from_file_bytes(&bytes(case, "psk")).expect("case psk");
-    ClusterKeys::derive(&psk, text(case, "cluster")).expect("case cluster")
-}
-
-fn error_name(prefix: &str, e: impl Debug) -> String {
-    format!("{prefix}::{e:?}")
-}
-
-/// Asserts that a negative case failed with the error it names.
-fn assert_error(case: &Value, got: Option<String>) {
-    let expected = text(case, "error");
-    assert_eq!(
-        got.as_deref(),
-        Some(expected),
-        "negative case '{}'",
-        text(case, "name")
-    );
 }
 
 /// Runs every file of this half; returns how many cases and negative cases ran.

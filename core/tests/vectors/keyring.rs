@@ -5,30 +5,15 @@
 //! layouts are also checked against the field orders written in the README, independently
 //! of the code that made them.
 
-use std::fmt::Debug;
 use std::path::Path;
 
 use atsreuse_core::envelope::{Kind, Sealer};
 use atsreuse_core::keyring::{self, KeyEntry, KeyTimes, Keyring, KeyringOpenError};
-use atsreuse_core::keys::{ClusterKeys, NodeId, Psk};
+use atsreuse_core::keys::NodeId;
 use atsreuse_core::stek::{Layout, Stek};
 use serde_json::Value;
 
-fn load(dir: &Path, name: &str) -> Value {
-    let text = std::fs::read_to_string(dir.join(name)).expect("vector file readable");
-    let json: Value = serde_json::from_str(&text).expect("vector file is JSON");
-    assert_eq!(
-        json["format"],
-        name.trim_end_matches(".json"),
-        "{name}: format"
-    );
-    assert_eq!(json["schema"], 1, "{name}: schema");
-    assert!(
-        json["provenance"].as_str().is_some_and(|p| !p.is_empty()),
-        "{name}: provenance"
-    );
-    json
-}
+use super::{array, assert_error, bytes, cluster_keys, error_name, load, number, text};
 
 fn list<'v>(json: &'v Value, key: &str) -> &'v [Value] {
     let list = json[key].as_array().expect("cases and negative are arrays");
@@ -36,43 +21,8 @@ fn list<'v>(json: &'v Value, key: &str) -> &'v [Value] {
     list
 }
 
-fn text<'v>(case: &'v Value, field: &str) -> &'v str {
-    case[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("field {field} is a string in {case}"))
-}
-
-fn bytes(case: &Value, field: &str) -> Vec<u8> {
-    hex::decode(text(case, field)).unwrap_or_else(|_| panic!("field {field} is hex in {case}"))
-}
-
-fn number(case: &Value, field: &str) -> u64 {
-    case[field]
-        .as_u64()
-        .unwrap_or_else(|| panic!("field {field} is a number in {case}"))
-}
-
-fn array<const N: usize>(case: &Value, field: &str) -> [u8; N] {
-    bytes(case, field)
-        .try_into()
-        .unwrap_or_else(|_| panic!("field {field} has {N} bytes"))
-}
-
 fn name(case: &Value) -> &str {
     text(case, "name")
-}
-
-fn error_name(prefix: &str, e: impl Debug) -> String {
-    format!("{prefix}::{e:?}")
-}
-
-fn assert_error(case: &Value, got: Option<String>) {
-    assert_eq!(
-        got.as_deref(),
-        Some(text(case, "error")),
-        "negative case '{}'",
-        name(case)
-    );
 }
 
 fn stek_of(case: &Value) -> Result<Stek, String> {
@@ -104,11 +54,6 @@ fn encoded(keyring: &Keyring) -> Vec<u8> {
     let mut out = [0u8; keyring::ENCODED_MAX_LEN];
     let len = keyring.encode(&mut out).expect("buffer fits any keyring");
     out[..len].to_vec()
-}
-
-fn cluster_keys(case: &Value) -> ClusterKeys {
-    let psk = Psk::from_file_bytes(&bytes(case, "psk")).expect("case psk");
-    ClusterKeys::derive(&psk, text(case, "cluster")).expect("case cluster")
 }
 
 /// Runs every case of the three files; prints and returns how many ran.
