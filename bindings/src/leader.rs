@@ -153,8 +153,10 @@ fn lead(shared: &Shared, state: &mut Leader, now: u64) {
     };
     if let Some((epoch, times)) = introduce {
         // Only a request that made a key uses up the remote allowance: one ignored because
-        // a key was already waiting to activate does not hold the next one back.
-        if remote && plan.introduce.is_none() {
+        // a key was already waiting to activate does not hold the next one back. A local
+        // request uses it up too: a node that became leader while forwarding its own request
+        // hears that request again a moment later, and one request must make one key.
+        if forced && plan.introduce.is_none() {
             state.last_remote = Some(Instant::now());
         }
         rotate(shared, state, held, epoch, times, now);
