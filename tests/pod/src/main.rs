@@ -9,7 +9,7 @@ use std::thread::sleep;
 use std::time::Duration;
 
 use atsreuse_pod::resume::{short_name, Outcome, Sessions};
-use atsreuse_pod::{plugin_path, Pod, PodOptions};
+use atsreuse_pod::{plugin_path, AtsNode, Pod, PodOptions};
 use atsreuse_tlsclient::Mode;
 
 const USAGE: &str = "usage: atsreuse-pod [--plugin PATH] [--count N] [--nodes N]
@@ -81,6 +81,26 @@ fn settle(pod: &Pod, min_epoch: u64) -> Result<u64, String> {
         .map_err(|e| format!("keyring: {e}"))
 }
 
+/// One table row per mode: the outcome on each node offered the sessions.
+type Rows = Vec<(Mode, Vec<Outcome>)>;
+
+/// For each mode: `count` sessions made on `first`, then offered on each of `others`.
+fn establish_and_resume(
+    first: &AtsNode,
+    others: &[&AtsNode],
+    count: usize,
+) -> Result<(Vec<Sessions>, Rows), String> {
+    let mut made = Vec::new();
+    let mut rows = Vec::new();
+    for mode in Mode::ALL {
+        let s = Sessions::establish(mode, first, count).map_err(|e| e.to_string())?;
+        sleep(PROPAGATION_WAIT);
+        rows.push((mode, others.iter().map(|n| s.resume_on(n)).collect()));
+        made.push(s);
+    }
+    Ok((made, rows))
+}
+
 fn run(args: Args) -> Result<bool, String> {
     let plugin = match args.plugin {
         Some(p) => p,
@@ -122,16 +142,8 @@ fn run(args: Args) -> Result<bool, String> {
     let mut ok = true;
 
     // Round 1: made on node 1, offered on every other node.
-    let mut before = Vec::new();
-    let mut rows = Vec::new();
-    for mode in Mode::ALL {
-        let s = Sessions::establish(mode, first, args.count).map_err(|e| e.to_string())?;
-        sleep(PROPAGATION_WAIT);
-        let outcomes: Vec<Outcome> = others.iter().map(|n| s.resume_on(n)).collect();
-        ok &= outcomes.iter().all(Outcome::all_resumed);
-        rows.push((mode, outcomes));
-        before.push(s);
-    }
+    let (before, rows) = establish_and_resume(first, &others, args.count)?;
+    ok &= rows.iter().all(|(_, o)| o.iter().all(Outcome::all_resumed));
     print_table(
         &format!(
             "made on {} (full handshakes), resumed on (resumed/attempts):",
@@ -163,16 +175,8 @@ fn run(args: Args) -> Result<bool, String> {
         &rows,
     );
 
-    let mut rows = Vec::new();
-    let mut after = Vec::new();
-    for mode in Mode::ALL {
-        let s = Sessions::establish(mode, first, args.count).map_err(|e| e.to_string())?;
-        sleep(PROPAGATION_WAIT);
-        let outcomes: Vec<Outcome> = others.iter().map(|n| s.resume_on(n)).collect();
-        ok &= outcomes.iter().all(Outcome::all_resumed);
-        rows.push((mode, outcomes));
-        after.push(s);
-    }
+    let (after, rows) = establish_and_resume(first, &others, args.count)?;
+    ok &= rows.iter().all(|(_, o)| o.iter().all(Outcome::all_resumed));
     print_table(
         &format!("made after the rotation on {}, resumed on:", first.name()),
         &other_names,
